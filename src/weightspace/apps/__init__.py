@@ -1,0 +1,1 @@
+"""Thin application layers behind the top-level Hydra entry points: each exposes ``run(cfg)``."""

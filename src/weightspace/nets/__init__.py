@@ -1,0 +1,1 @@
+"""Networks: spin ordering, fixed-weight forward pass, mean-field binary module."""

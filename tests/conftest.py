@@ -1,0 +1,41 @@
+"""Shared fixtures: Hydra configs composed into a temporary output dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def compose_cfg(config_name: str, overrides: list[str], out: Path) -> DictConfig:
+    """Compose ``config_name`` like the app would, with the run dir set to ``out``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.paths.root_dir = str(ROOT)
+        cfg.paths.cache_dir = str(out / "cache")
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    def _make(config_name: str = "train", overrides: list[str] | None = None) -> DictConfig:
+        return compose_cfg(config_name, overrides or [], tmp_path)
+
+    return _make

@@ -1,0 +1,40 @@
+"""Every config group option composes; typos fail with the valid keys."""
+
+import pytest
+from conftest import CONF, compose_cfg
+from hydra.errors import ConfigCompositionException
+
+from weightspace.apps.common import check_overrides
+
+GROUPS = ["arch", "dataset", "scenario", "logger", "trainer", "debug", "experiment"]
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in _options(g)])
+def test_every_option_composes(tmp_path, group, option):
+    cfg = compose_cfg("train", [f"{group}={option}"], tmp_path)
+    assert cfg.scenario.n_train > 0 and len(cfg.arch.widths) >= 2
+
+
+def test_scenarios_follow_the_paper(tmp_path):
+    under = compose_cfg("train", [], tmp_path)
+    assert (under.scenario.n_train, under.scenario.batch_size, under.scenario.lr) == (60000, 200, 0.3)
+    assert list(under.arch.widths) == [20, 15, 15, 10] and under.dataset.name == "mnist_pca20"
+    over = compose_cfg("train", ["scenario=over_para"], tmp_path)
+    assert (over.scenario.n_train, over.scenario.batch_size, over.scenario.threshold) == (500, 20, 0.7)
+    shallow = compose_cfg("train", ["scenario=shallow"], tmp_path)
+    assert list(shallow.arch.widths) == [20, 10]
+    fashion = compose_cfg("train", ["scenario=fashion_over_para"], tmp_path)
+    assert fashion.dataset.images == "fashion" and fashion.scenario.n_train == 500
+
+
+def test_typo_in_key_fails_with_valid_keys(tmp_path):
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg("train", ["scenario.epoch=3"], tmp_path)
+    msg = check_overrides("train", ["scenario.epoch=3"])
+    assert "scenario.epoch" in msg and "epochs" in msg and "batch_size" in msg
+    assert check_overrides("train", ["scenario=over_para", "scenario.epochs=3", "+extra=1"]) is None
+    assert "deep_20_15_15_10" in check_overrides("train", ["arch=deep_20"])
