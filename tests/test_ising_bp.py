@@ -1,0 +1,164 @@
+"""BP, exact enumeration and data moments of the effective Ising model (DESIGN 3.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from weightspace.ising.bp import bp, bp_multistart
+from weightspace.ising.exact import exact_moments
+from weightspace.ising.moments import (
+    accumulate_moments,
+    fit_delta,
+    mixture_moments,
+    mixture_samples,
+    spin_moments,
+    three_spin_moments,
+)
+
+
+def _tree(n: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    J = np.zeros((n, n))
+    for i in range(1, n):
+        p = rng.integers(0, i)
+        J[i, p] = J[p, i] = rng.normal(0.0, scale)
+    return J
+
+
+def _sk(n: int, beta: float, rng: np.random.Generator) -> np.ndarray:
+    J = np.triu(rng.normal(0.0, beta / np.sqrt(n), (n, n)), 1)
+    return J + J.T
+
+
+def test_exact_independent_spins_closed_form():
+    h = np.array([[0.3, -1.2, 2.0, 0.0], [5.0, -5.0, 0.1, 0.7]])
+    r = exact_moments(np.zeros((4, 4)), h, chunk=5)
+    np.testing.assert_allclose(r.log_z, np.log(2 * np.cosh(h)).sum(axis=1), atol=1e-12)
+    np.testing.assert_allclose(r.m, np.tanh(h), atol=1e-12)
+    np.testing.assert_allclose(r.C[1], np.outer(np.tanh(h[1]), np.tanh(h[1])) - np.diag(
+        np.tanh(h[1]) ** 2) + np.eye(4), atol=1e-12)
+
+
+def test_bp_on_tree_is_exact():
+    rng = np.random.default_rng(0)
+    n = 14
+    J = _tree(n, rng)
+    h = rng.normal(0.0, 0.7, (3, n))
+    e = exact_moments(J, h)
+    r = bp(J, h, tol=1e-13, max_iter=2000)
+    assert r.converged.all()
+    edges = J != 0
+    np.testing.assert_allclose(r.m, e.m, atol=1e-9)
+    np.testing.assert_allclose(r.C[:, edges], e.C[:, edges], atol=1e-9)
+    np.testing.assert_allclose(-r.free_energy, e.log_z, atol=1e-9)
+    np.testing.assert_allclose(r.energy, e.energy, atol=1e-9)
+    np.testing.assert_allclose(r.entropy, e.entropy, atol=1e-9)
+
+
+def test_bp_dense_weak_close_to_exact():
+    rng = np.random.default_rng(1)
+    n = 12
+    J = _sk(n, 0.15, rng)
+    h = rng.normal(0.0, 0.3, (2, n))
+    e = exact_moments(J, h)
+    ms = bp_multistart(J, h, tol=1e-10)
+    r = ms.runs[0]
+    assert r.converged.all() and not ms.disagree.any()
+    assert np.abs(r.m - e.m).max() < 2e-3
+    assert np.abs(r.C - e.C).max() < 2e-2  # loop corrections O(β²/√N) are missing in BP
+    assert np.abs(-r.free_energy - e.log_z).max() < 5e-3
+
+
+def test_bp_strong_frustrated_is_flagged():
+    rng = np.random.default_rng(2)
+    n = 12
+    J = _sk(n, 3.0, rng)
+    h = rng.normal(0.0, 0.05, (2, n))
+    e = exact_moments(J, h)
+    ms = bp_multistart(J, h, n_starts=6, tol=1e-8, max_iter=2000)
+    errors = np.array([np.abs(run.m - e.m).max(axis=1) for run in ms.runs])  # (S,B)
+    assert errors.max() > 0.3  # BP is genuinely wrong here ...
+    flagged = ms.disagree | ~np.stack([run.converged for run in ms.runs]).all(axis=0)
+    assert flagged.all()  # ... and says so: no clean green flag
+    undamped = bp(J, h, damping=0.0, tol=1e-8, max_iter=500)
+    assert not undamped.converged.all() or flagged.all()
+
+
+def test_bp_batched_fields_equal_single_runs():
+    rng = np.random.default_rng(3)
+    n = 20
+    J = _sk(n, 0.5, rng)
+    h = rng.normal(0.0, 0.5, (4, n))
+    batch = bp(J, h, tol=1e-12, max_iter=3000)
+    per_j = bp(np.broadcast_to(J, (4, n, n)).copy(), h, tol=1e-12, max_iter=3000)
+    for b in range(4):
+        one = bp(J, h[b], tol=1e-12, max_iter=3000, seed=7)
+        for res in (batch, per_j):
+            np.testing.assert_allclose(res.m[b], one.m[0], atol=1e-9)
+            np.testing.assert_allclose(res.C[b], one.C[0], atol=1e-9)
+            np.testing.assert_allclose(res.free_energy[b], one.free_energy[0], atol=1e-9)
+
+
+def test_bp_strong_fields_and_couplings_stay_finite():
+    rng = np.random.default_rng(4)
+    n = 8
+    J = _tree(n, rng, scale=4.0)
+    h = rng.normal(0.0, 0.5, (2, n))
+    h[0, 0] = 60.0  # a frozen spin
+    h[1, :] = -40.0
+    e = exact_moments(J, h)
+    r = bp(J, h, tol=1e-12)
+    for a in (r.m, r.C, r.free_energy, r.energy, r.entropy):
+        assert np.isfinite(a).all()
+    np.testing.assert_allclose(r.m, e.m, atol=1e-6)
+    np.testing.assert_allclose(-r.free_energy, e.log_z, rtol=1e-9)
+
+
+def test_bp_rejects_bad_input():
+    with pytest.raises(ValueError, match="zero diagonal"):
+        bp(np.eye(3), np.zeros(3))
+    with pytest.raises(ValueError, match="need J"):
+        bp(np.zeros((3, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match="damping"):
+        bp(np.zeros((3, 3)), np.zeros(3), damping=1.0)
+
+
+def test_moments_exact_integer_accumulation_and_streaming():
+    rng = np.random.default_rng(5)
+    x = np.where(rng.random((1000, 9)) < 0.3, 1, -1).astype(np.int8)
+    whole = spin_moments(x, 2, 7)
+    streamed = accumulate_moments(np.array_split(x, 7), 2, 7)
+    xs = x[:, 2:7].astype(float)
+    np.testing.assert_array_equal(whole.m, xs.mean(0))
+    np.testing.assert_array_equal(whole.C, (xs.T @ xs) / 1000)
+    np.testing.assert_array_equal(streamed.C, whole.C)
+    assert streamed.n_samples == 1000
+    with pytest.raises(ValueError, match="±1"):
+        spin_moments(np.zeros((3, 2), dtype=np.int8))
+
+
+def test_mixture_samples_match_exact_moments_and_three_spin():
+    rng = np.random.default_rng(6)
+    centers = np.tanh(rng.normal(0.0, 1.0, (3, 8)))
+    weights = np.array([0.5, 0.3, 0.2])
+    n = 40_000
+    x = mixture_samples(centers, weights, n, seed=1)
+    exact = mixture_moments(centers, weights)
+    got = spin_moments(x)
+    tol = 5.0 / np.sqrt(n)
+    assert np.abs(got.m - exact.m).max() < tol and np.abs(got.C - exact.C).max() < tol
+    triples = np.array([[0, 1, 2], [3, 5, 7], [1, 4, 6]])
+    w = weights / weights.sum()
+    want = np.einsum("a,at->t", w, centers[:, triples].prod(axis=2))
+    np.testing.assert_allclose(three_spin_moments(np.array_split(x, 3), triples), want, atol=tol)
+
+
+def test_fit_delta_matches_definition():
+    rng = np.random.default_rng(7)
+    n = 6
+    m1, m2 = rng.uniform(-1, 1, (2, n))
+    C1, C2 = rng.uniform(-1, 1, (2, n, n))
+    C1, C2 = C1 + C1.T, C2 + C2.T
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    want = np.sqrt(np.mean((m1 - m2) ** 2) + np.mean([(C1[p] - C2[p]) ** 2 for p in pairs]))
+    assert fit_delta(m1, C1, m2, C2) == pytest.approx(want, rel=1e-12)
