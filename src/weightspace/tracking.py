@@ -66,3 +66,17 @@ def finish(loggers: list[Logger]) -> None:
         import wandb
 
         wandb.finish()
+
+
+def log_artifact(
+    loggers: list[Logger], name: str, kind: str, paths: list[str | Path], metadata: Mapping[str, Any]
+) -> None:
+    """Log files as one W&B artifact (e.g. fitted models, with the ensemble they came from)."""
+    for lg in loggers:
+        if isinstance(lg, WandbLogger):
+            import wandb
+
+            art = wandb.Artifact(name=name, type=kind, metadata=dict(metadata))
+            for p in paths:
+                art.add_file(str(p))
+            lg.experiment.log_artifact(art)

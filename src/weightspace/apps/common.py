@@ -45,7 +45,8 @@ def check_overrides(config_name: str, overrides: list[str], conf_dir: Path = CON
                 where = ".".join(parts[:depth]) or "<top level>"
                 valid = sorted(node.keys()) if isinstance(node, DictConfig) else []
                 return f"unknown config key '{key}': valid keys under {where} are {', '.join(map(str, valid))}"
-            node = node[part]
+            if depth < len(parts) - 1:  # leaves are not read: they may interpolate ${hydra:...}
+                node = node[part]
     return None
 
 

@@ -1,0 +1,103 @@
+"""Where the effective model's data come from: an ensemble store or an external moments file."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..ensemble.store import EnsembleStore
+from .moments import Moments, accumulate_moments
+
+
+@dataclass
+class DataSource:
+    """Moments of the full configuration; ``store`` when configurations are available."""
+
+    moments: Moments
+    widths: list[int] | None
+    label: str
+    store: EnsembleStore | None = None
+    limit: int | None = None
+
+    def configs(self, start: int, stop: int, limit: int | None) -> np.ndarray:
+        """±1 int8 configurations restricted to spins [start, stop) (at most ``limit``)."""
+        if self.store is None:
+            raise ValueError(f"{self.label}: holds only moments; this method needs configurations (use ensemble=)")
+        caps = [x for x in (limit, self.limit) if x is not None]
+        return self.store.load(spins=(start, stop), limit=min(caps) if caps else None).spins
+
+
+def store_widths(store: EnsembleStore) -> list[int]:
+    """Layer widths recorded in the store's metadata."""
+    arch = store.meta["arch"]
+    widths = arch if isinstance(arch, list) else store.meta.get("config", {}).get("arch", {}).get("widths")
+    if not widths:
+        raise ValueError(f"{store.path}: store metadata names no layer widths; recollect with this version")
+    return [int(w) for w in widths]
+
+
+def latest_store(root: Path, scenario: str, widths: list[int]) -> Path:
+    """The most recently written store under ``root`` whose scenario and widths match."""
+    found = []
+    for meta_path in Path(root).glob("**/store.json"):
+        try:
+            meta = json.loads(meta_path.read_text())
+            store = EnsembleStore(meta_path.parent)
+            if meta.get("scenario") == scenario and store_widths(store) == list(widths):
+                newest = max([p.stat().st_mtime for p in store.shard_paths()] + [meta_path.stat().st_mtime])
+                found.append((newest, meta_path.parent))
+        except (ValueError, OSError, KeyError):
+            continue
+    if not found:
+        raise FileNotFoundError(
+            f"no ensemble store for scenario={scenario} arch widths {widths} under {root}: "
+            f"collect one with `python train.py task=collect scenario={scenario}` or pass ensemble=PATH"
+        )
+    return max(found)[1]
+
+
+def from_store(path: Path, limit: int | None = None) -> DataSource:
+    """Stream the store's configurations once into exact moments."""
+    store = EnsembleStore(path)
+    count = store.count()
+    if count == 0:
+        raise ValueError(f"{path}: the ensemble store is empty; collect configurations first")
+    n_used = count if limit is None else min(limit, count)
+    chunks = _limited(store.iter_chunks(), n_used)
+    moments = accumulate_moments(chunks)
+    if n_used < 10 * store.n_spins:
+        warnings.warn(
+            f"{path}: only {n_used} configurations for {store.n_spins} spins; moment errors ~ "
+            f"{1 / np.sqrt(n_used):.3f} will limit the fit", stacklevel=2,
+        )
+    return DataSource(moments, store_widths(store), str(path), store, n_used)
+
+
+def _limited(chunks, n: int):
+    left = n
+    for c in chunks:
+        if left <= 0:
+            return
+        yield c.spins[:left]
+        left -= len(c.spins)
+
+
+def from_moments_file(path: Path) -> DataSource:
+    """Load ``m`` (N,) and raw ``C`` (N,N) from an .npz, with one-line errors for malformed files."""
+    try:
+        with np.load(path) as z:
+            m, C = np.asarray(z["m"], dtype=np.float64), np.asarray(z["C"], dtype=np.float64)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"moments={path}: cannot read arrays 'm' and 'C' ({type(exc).__name__}: {exc})") from None
+    n = m.shape[0] if m.ndim == 1 else -1
+    if n < 2 or C.shape != (n, n):
+        raise ValueError(f"moments={path}: need m of shape (N,) and C of shape (N, N); got {m.shape} and {C.shape}")
+    if not (np.isfinite(m).all() and np.isfinite(C).all()) or np.abs(m).max() > 1 or np.abs(C).max() > 1 + 1e-9:
+        raise ValueError(f"moments={path}: entries must be finite and within [-1, 1]")
+    if not np.allclose(C, C.T, atol=1e-9) or not np.allclose(np.diag(C), 1, atol=1e-9):
+        raise ValueError(f"moments={path}: C must be the symmetric raw second moment with unit diagonal")
+    return DataSource(Moments(m, C, None), None, str(path))
