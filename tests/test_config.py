@@ -13,10 +13,30 @@ def _options(group):
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+def _app(group, option):
+    """Experiments name their entry point in a '# app: <name>' line (default: train)."""
+    for line in (CONF / group / f"{option}.yaml").read_text().splitlines():
+        if line.startswith("# app:"):
+            return line.split()[2]
+    return "train"
+
+
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in _options(g)])
 def test_every_option_composes(tmp_path, group, option):
-    cfg = compose_cfg("train", [f"{group}={option}"], tmp_path)
+    app = _app(group, option)
+    if app != "train" and group in ("trainer", "debug"):
+        pytest.skip(f"{group} belongs to train.py only")
+    cfg = compose_cfg(app, [f"{group}={option}"], tmp_path)
     assert cfg.scenario.n_train > 0 and len(cfg.arch.widths) >= 2
+
+
+@pytest.mark.parametrize("option", _options("analysis"))
+def test_every_analysis_composes_and_resolves(tmp_path, option):
+    from omegaconf import OmegaConf
+
+    cfg = compose_cfg("landscape", [f"analysis={option}"], tmp_path)
+    assert list(cfg.analysis) == [option]
+    OmegaConf.to_container(cfg.analysis, resolve=True)
 
 
 def test_scenarios_follow_the_paper(tmp_path):

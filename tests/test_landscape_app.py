@@ -19,8 +19,8 @@ def test_function_space_via_landscape(tmp_path):
     assert abs(metrics["function_space/majk_p_c"] - 1 / 6) < 0.005
 
 
-def test_no_analysis_or_unknown_analysis_is_a_clear_error(tmp_path):
-    proc = _landscape("logger=none", f"hydra.run.dir={tmp_path}")
-    assert proc.returncode != 0 and "analysis=" in proc.stderr
+def test_missing_model_or_unknown_analysis_is_a_clear_error(tmp_path):
+    proc = _landscape("logger=none", f"hydra.run.dir={tmp_path}", f"paths.root_dir={tmp_path}")
+    assert proc.returncode != 0 and "run fit_ising.py scenario=under_para" in proc.stderr
     proc = _landscape("analysis=nope", "logger=none", f"hydra.run.dir={tmp_path}")
     assert proc.returncode != 0 and "function_space" in proc.stderr

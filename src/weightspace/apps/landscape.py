@@ -15,6 +15,12 @@ from .. import tracking
 from .common import output_dir, write_json
 
 ANALYSES = {
+    "entropy": "weightspace.landscape.apps.entropy",
+    "iso_energy": "weightspace.landscape.apps.iso_energy",
+    "tap": "weightspace.landscape.apps.tap",
+    "mc_dynamics": "weightspace.landscape.apps.mc_dynamics",
+    "heat_capacity": "weightspace.landscape.apps.heat_capacity",
+    "permutation": "weightspace.landscape.apps.permutation",
     "function_space": "weightspace.function_space.app",
     "layer_overlap": "weightspace.overlaps.app",
 }

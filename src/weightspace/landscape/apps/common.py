@@ -1,0 +1,51 @@
+"""Plumbing shared by the landscape apps: which models, which references, which backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from weightspace.backend import get_xp
+from weightspace.landscape.inputs import FittedModel, choose_references, latest_model, load_model
+from weightspace.nets.spins import available_parts
+
+
+def _parts(acfg: DictConfig) -> list[str]:
+    parts = acfg.parts
+    if isinstance(parts, str):
+        return available_parts(list(acfg.widths)) if parts == "all" else [parts]
+    return [str(p) for p in parts]
+
+
+def load_models(acfg: DictConfig) -> list[FittedModel]:
+    """``model.path`` (one file), or ``model_<part>.npz`` for each of ``parts`` from ``model.dir``
+    (null: the newest fit of ``model.scenario`` under ``model.fit_root``, per part)."""
+    mcfg = acfg.model
+    if mcfg.get("path"):
+        return [load_model(mcfg.path)]
+    out = []
+    for part in _parts(acfg):
+        if mcfg.get("dir"):
+            path = Path(mcfg.dir) / f"model_{part}.npz"
+        else:
+            path = latest_model(mcfg.fit_root, str(mcfg.scenario), part, mcfg.get("method"))
+        out.append(load_model(path))
+    return out
+
+
+def models_and_references(acfg: DictConfig) -> tuple[list[FittedModel], np.ndarray, dict[str, Any]]:
+    models = load_models(acfg)
+    refs, info = choose_references(models, acfg.references)
+    return models, refs, info
+
+
+def part_refs(refs: np.ndarray, model: FittedModel) -> np.ndarray:
+    """The references restricted to the model's spins (float ±1)."""
+    return refs[:, model.start : model.stop].astype(float)
+
+
+def xp_of(acfg: DictConfig) -> Any:
+    return get_xp(str(acfg.get("backend", "auto")))

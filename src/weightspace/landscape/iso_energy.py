@@ -1,0 +1,133 @@
+"""Iso-energy entropy curves (paper Fig. 7, App. C Eq. C7a; DESIGN 3.4).
+
+At each x the inverse temperature β is tuned so that the energy density of the untilted
+Hamiltonian under P ∝ exp(−βE + xσ*·σ) equals the reference's own, ε(β, x) = ε* = E(σ*)/N.
+The root is found by the secant method in β, separately per system (reference × direction),
+all systems in one batch (per-system couplings βJ). ε(β) is monotone (dε/dβ = −Var E/N ≤ 0),
+so the root is unique when it lies in [beta_min, beta_max]. Entropy s = −βf + βε − xq as in
+:mod:`weightspace.landscape.entropy`. Warm start: β and the messages of the previous x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from weightspace.backend import array_module, to_numpy
+from weightspace.ising.bp import PAPER_INIT_SCALE
+from weightspace.landscape import tilted_bp as tbp
+
+
+@dataclass
+class IsoEnergy:
+    """Arrays (K,2,T) as in :class:`~weightspace.landscape.entropy.Landscape`: beta, d, s,
+    energy, q,
+    converged (BP converged and |ε − ε*| < energy_tol); target (K,) ε*; secant_steps (K,2,T)."""
+
+    x: np.ndarray
+    beta: np.ndarray
+    d: np.ndarray
+    s: np.ndarray
+    energy: np.ndarray
+    q: np.ndarray
+    converged: np.ndarray
+    target: np.ndarray
+    secant_steps: np.ndarray
+
+
+def _energy_at(
+    J: Any, h: Any, sstar: Any, x_t: Any, beta: Any, msg: tbp.Messages, bp_kw: dict
+) -> tuple:
+    xp = array_module(J)
+    T = tbp.couplings_tanh(J, beta)
+    g = beta[:, None] * h[None, :] + x_t[:, None] * sstar
+    msg, res, _ = tbp.iterate(T, g, msg, **bp_kw)
+    obs = tbp.bethe_observables(J, T, g, msg, tbp.half_log_cosh_sum(J, beta))
+    n = J.shape[0]
+    eps = (-obs.pair - (obs.m * h[None, :]).sum(-1)) / n
+    return eps, obs, msg, res < bp_kw["tol"], xp
+
+
+def iso_energy_paths(
+    J: Any,
+    h: Any,
+    refs: Any,
+    xs: np.ndarray,
+    *,
+    beta0: float = 1.0,
+    beta_min: float = 0.0,
+    beta_max: float = 5.0,
+    energy_tol: float = 1e-5,
+    max_secant: int = 30,
+    damping: float = 0.5,
+    tol: float = 1e-7,
+    max_iter: int = 2000,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Secant search of β along each system's path xs (B,T); returns (B,T) arrays."""
+    xp = array_module(J)
+    nb, nt = xs.shape
+    n = J.shape[0]
+    sstar = refs.astype(J.dtype)
+    target = (-0.5 * ((sstar @ J) * sstar).sum(-1) - sstar @ h) / n
+    bp_kw = {"damping": damping, "tol": tol, "max_iter": max_iter}
+    msg = tbp.initial_messages(nb, n, PAPER_INIT_SCALE, seed, xp, J.dtype)
+    beta = xp.full(nb, float(beta0))
+    out = {k: np.zeros((nb, nt)) for k in ("beta", "log_z", "energy", "q", "ok", "steps")}
+    for t in tqdm(range(nt), desc=f"iso-energy N={n}", disable=not progress, mininterval=5.0):
+        x_t = xp.asarray(xs[:, t], dtype=J.dtype)
+        b_old = beta
+        e_old, _, msg, _, _ = _energy_at(J, h, sstar, x_t, b_old, msg, bp_kw)
+        b_new = xp.clip(b_old + 0.05, beta_min, beta_max)
+        steps = np.zeros(nb)
+        for _ in range(max_secant):
+            e_new, obs, msg, bp_ok, _ = _energy_at(J, h, sstar, x_t, b_new, msg, bp_kw)
+            gap_new, gap_old = e_new - target, e_old - target
+            done = xp.abs(gap_new) < energy_tol
+            if bool(done.all()):
+                break
+            slope = (gap_new - gap_old) / xp.where(b_new == b_old, 1e-12, b_new - b_old)
+            step = xp.where(xp.abs(slope) > 1e-14, -gap_new / xp.where(slope == 0, 1.0, slope), 0.0)
+            b_next = xp.where(done, b_new, xp.clip(b_new + step, beta_min, beta_max))
+            steps += to_numpy(~done)
+            b_old, e_old, b_new = b_new, e_new, b_next
+        beta = b_new
+        out["beta"][:, t] = to_numpy(beta)
+        out["log_z"][:, t] = to_numpy(obs.log_z) / n
+        out["energy"][:, t] = to_numpy(e_new)
+        out["q"][:, t] = to_numpy((obs.m * sstar).sum(-1)) / n
+        out["ok"][:, t] = to_numpy(bp_ok & (xp.abs(e_new - target) < energy_tol))
+        out["steps"][:, t] = steps
+    out["target"] = to_numpy(target)
+    return out
+
+
+def iso_energy_landscape(J: Any, h: Any, refs: Any, x: np.ndarray, **kwargs: Any) -> IsoEnergy:
+    """Both sweep directions for every reference in one batch (layout of the entropy landscape)."""
+    xp = array_module(J)
+    k = refs.shape[0]
+    both = xp.concatenate([refs, refs])
+    xs = np.concatenate([np.tile(x, (k, 1)), np.tile(x[::-1], (k, 1))])
+    raw = iso_energy_paths(J, h, both, xs, **kwargs)
+
+    def shape(a: np.ndarray) -> np.ndarray:
+        a = a.reshape(2, k, -1).transpose(1, 0, 2).copy()
+        a[:, 1] = a[:, 1, ::-1]
+        return a
+
+    beta, q, log_z, energy = (shape(raw[key]) for key in ("beta", "q", "log_z", "energy"))
+    return IsoEnergy(
+        x=x,
+        beta=beta,
+        d=(1 - q) / 2,
+        s=log_z + beta * energy - x[None, None, :] * q,
+        energy=energy,
+        q=q,
+        converged=shape(raw["ok"]).astype(bool),
+        target=raw["target"][:k],
+        secant_steps=shape(raw["steps"]).astype(int),
+    )
