@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hydra
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
@@ -75,3 +78,18 @@ def load_data(cfg: DictConfig) -> Dataset:
 
 def config_dict(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def launch(config_name: str, run: Callable[[DictConfig], dict[str, float]], objective: str | None = None) -> None:
+    """Body of the top-level ``<config_name>.py`` scripts: check the command line's keys, then run
+    ``run(cfg)`` under ``@hydra.main``; ``objective`` names the metric returned to sweepers."""
+    problem = check_overrides(config_name, [a for a in sys.argv[1:] if not a.startswith("-")])
+    if problem:
+        sys.exit(f"{config_name}.py: {problem}")
+
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
+    def main(cfg: DictConfig) -> float | None:
+        metrics = run(cfg)
+        return metrics.get(objective) if objective else None
+
+    main()
