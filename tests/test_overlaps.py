@@ -343,7 +343,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
         app.run(_acfg(weights="ternary"), tmp_path, [])
     with pytest.raises(ValueError, match="scenario="):
         app.run(_acfg(scenario="mnist"), tmp_path, [])
-    with pytest.raises(ValueError, match="file not found"):
+    with pytest.raises(ValueError, match="not found"):
         app.run(_acfg(scenario="none", configs=str(tmp_path / "nope.npy"), widths=[4, 3]),
                 tmp_path, [])
     bad = tmp_path / "bad.npy"

@@ -18,6 +18,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from ..ensemble.configs import load_configs
 from ..tracking import log_figure, log_metrics, log_table
 from . import plots
 from .majk import majk_phase_diagram
@@ -240,14 +241,10 @@ def trained_section(acfg: DictConfig, out_dir: Path, loggers: list) -> tuple[dic
             "is null; point it at a .npy of +-1 configurations to run it)"
         )
         return {}, {}, []
-    path = Path(str(acfg.configs))
-    if not path.is_file():
-        raise ValueError(
-            f"analysis.function_space.configs={path}: file not found; give a .npy of +-1 configurations [M, N]"
-        )
-    widths = [int(w) for w in acfg.widths]
     tc = acfg.trained
-    configs = check_configs(np.load(path, mmap_mode="r")[: int(tc.max_nets)], widths, str(path))
+    configs, widths = load_configs(str(acfg.configs), list(acfg.widths or []), int(tc.max_nets),
+                                   option="analysis.function_space.configs")
+    configs = check_configs(configs, widths, str(acfg.configs))
     x, y = load_test_data(acfg)
     if x.shape[1] != widths[0]:
         raise ValueError(

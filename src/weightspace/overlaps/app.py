@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from ..backend import get_xp
-from ..nets.spins import n_spins
+from ..ensemble.configs import load_configs
 from ..tracking import log_figure, log_metrics, log_table
 from .gardner import gardner_capacity, gardner_q
 from .order import ensemble_layer_overlap, replica_overlaps, teacher_overlaps
@@ -170,20 +170,8 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
 
 def _ensemble(acfg: DictConfig, out_dir: Path, loggers: list, rows: list) -> dict[str, float]:
     """Layer-wise overlap of pairs of collected configurations, raw and matched."""
-    path = Path(str(acfg.configs))
-    if not path.is_file():
-        raise ValueError(f"layer_overlap.configs={path}: file not found; point it at an ensemble .npy")
-    if not acfg.widths:
-        raise ValueError("layer_overlap.widths is required with configs (e.g. [20, 15, 15, 10])")
-    widths = [int(w) for w in acfg.widths]
-    try:
-        configs = np.load(path, mmap_mode="r")
-    except (ValueError, OSError) as e:
-        raise ValueError(f"layer_overlap.configs={path}: not a readable .npy ({e})") from e
-    if configs.ndim != 2 or configs.shape[1] != n_spins(widths):
-        raise ValueError(f"layer_overlap.configs={path}: shape {configs.shape} does not match "
-                         f"widths {widths} ({n_spins(widths)} spins); check arch/widths")
-    res = ensemble_layer_overlap(np.asarray(configs), widths, n_pairs=int(acfg.ensemble_pairs),
+    configs, widths = load_configs(str(acfg.configs), list(acfg.widths or []), option="layer_overlap.configs")
+    res = ensemble_layer_overlap(configs, widths, n_pairs=int(acfg.ensemble_pairs),
                                  signed=bool(acfg.ensemble_signed), seed=int(acfg.seed))
     np.savez(out_dir / "ensemble_layer_overlap.npz", **res)
     prof = {"raw": (res["raw_mean"], res["raw_std"]),
