@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+DEMO_TARGET ?= 2000
+
+# 1. one network (paper protocol); 2. a small over-para ensemble into outputs/ensembles/ (resumes)
 demo: $(STAMP)
 	WANDB_SILENT=true $(BIN)/python train.py
+	WANDB_SILENT=true $(BIN)/python train.py experiment=collect_demo collect.target=$(DEMO_TARGET)
 
 test: $(STAMP)
 	WANDB_SILENT=true $(BIN)/python -m pytest -q

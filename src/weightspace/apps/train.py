@@ -1,5 +1,7 @@
 """``python train.py``: train mean-field binary networks (paper Sec. II, App. A, D).
 
+``task=train`` (below); ``task=collect`` collects an ensemble into a store (:mod:`.collect`).
+
 ``runs`` independent networks are trained together as one ensemble module; the run dir gets
 ``history.csv`` (per-epoch means and stds), ``learning_curves.png`` (Fig. 2(a) style),
 ``result.npz`` (final fields, best sampled configuration per network and its accuracy) and
@@ -21,6 +23,7 @@ from .. import tracking
 from ..nets.batches import EnsembleBatches
 from ..nets.module import MeanFieldNet
 from ..plots.training import plot_learning_curves
+from .collect import collect
 from .common import load_data, output_dir, write_json
 
 
@@ -94,11 +97,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
     out = output_dir(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
+    if cfg.task == "collect":
+        return collect(cfg, out)  # makes its loggers on rank 0 only
     loggers = tracking.make_loggers(cfg.get("logger"))
     try:
         tracking.log_config(loggers, cfg)
         if cfg.task == "train":
             return train(cfg, out, loggers)
-        raise ValueError(f"task={cfg.task!r}: choose one of train")
+        raise ValueError(f"task={cfg.task!r}: choose one of train, collect")
     finally:
         tracking.finish(loggers)

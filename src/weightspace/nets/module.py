@@ -1,24 +1,33 @@
 """Lightning module training E independent mean-field binary networks at once (E = 1: one network).
 
 Each network e has its own trial seed: its fields start from theta ~ N(0, init_std^2) drawn from
-a generator seeded with that seed, and it sees its own data order (see :mod:`.batches`). The
-reparametrization noise is drawn from one generator seeded with the first seed of the ensemble.
+a generator seeded with that seed, and its data order, reparametrization noise and evaluation
+samples come from streams of that seed only (see :mod:`.batches`): network e of an ensemble
+trains like a lone network with the same seed (up to float rounding).
 Evaluation of the *binary* networks: draw ``n_eval_samples`` configurations from sigmoid(theta)
 and report each one's test accuracy and the best, plus the noiseless mean-field accuracy.
+
+Two ways to train, same model and optimizer: Lightning's ``Trainer.fit`` (``training_step``,
+autograd) and :meth:`MeanFieldNet.fit_manual`, a lean loop with the hand-written fused gradient
+(:func:`.meanfield.meanfield_grads`, optionally ``torch.compile``-d) for ensemble collection,
+where the Trainer's per-step overhead and autograd's extra passes over memory dominate.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache, partial
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .forward import fixed_forward
-from .meanfield import draw_noise, meanfield_logits, sample_weights
+from .batches import SAMPLE, EnsembleBatches, NoiseStream, stream_seed
+from .forward import fixed_forward, lrelu
+from .meanfield import meanfield_grads, meanfield_logits, sample_weights
 from .spins import layer_shapes, layers_to_config
 
 
@@ -34,16 +43,49 @@ def init_fields(widths: Sequence[int], seeds: Sequence[int], init_std: float) ->
 
 @torch.no_grad()
 def sampled_accuracy(
-    thetas: Sequence[Tensor], x: Tensor, y: Tensor, n_samples: int, generator: torch.Generator | None
+    thetas: Sequence[Tensor],
+    x: Tensor,
+    y: Tensor,
+    n_samples: int,
+    generator: torch.Generator | Sequence[torch.Generator] | None,
+    compile: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """Test accuracy of ``n_samples`` binary draws per network: returns ``acc [n, E]`` and configs ``[n, E, N]``."""
+    """Test accuracy of ``n_samples`` binary draws per network: returns ``acc [n, E]`` and configs ``[n, E, N]``.
+
+    ``compile=True`` evaluates with a ``torch.compile``-d fused forward (same predictions)."""
     weights = sample_weights(thetas, n_samples, generator)
-    acc = torch.stack([_accuracy([w[k] for w in weights], x, y) for k in range(n_samples)])
+    acc_fn = _compiled_accuracy() if compile else _accuracy
+    acc = torch.stack([acc_fn([w[k] for w in weights], x, y) for k in range(n_samples)])
     return acc, layers_to_config(weights)
 
 
 def _accuracy(weights: Sequence[Tensor], x: Tensor, y: Tensor) -> Tensor:
     return (fixed_forward(weights, x).argmax(-1) == y).float().mean(-1)
+
+
+def _accuracy_fused(weights: Sequence[Tensor], x: Tensor, y: Tensor) -> Tensor:
+    """:func:`_accuracy` with the products as broadcast-sums, for ``torch.compile`` to fuse."""
+    a = x.unsqueeze(0)
+    last = len(weights) - 1
+    for l, W in enumerate(weights):
+        z = (a.unsqueeze(-2) * W.unsqueeze(-3)).sum(-1)
+        a = z if l == last else lrelu(z) * (1.0 / math.sqrt(W.shape[-1]))
+    return (a.argmax(-1) == y).float().mean(-1)
+
+
+@cache
+def _compiled_accuracy() -> Callable[..., Tensor]:
+    return torch.compile(_accuracy_fused, dynamic=False)
+
+
+REDUCE_MAX_BATCH = 50  # compiled: broadcast-sum products beat bmm up to here (docs/benchmarks.md)
+
+
+@cache
+def compiled_grads(reduce: bool) -> Callable[..., tuple[Tensor, list[Tensor]]]:
+    """``torch.compile`` of :func:`meanfield_grads` (static shapes: one compile per E and batch
+    size); ``reduce`` as there."""
+    return torch.compile(partial(meanfield_grads, reduce=reduce), dynamic=False)
 
 
 class MeanFieldNet(L.LightningModule):
@@ -70,7 +112,7 @@ class MeanFieldNet(L.LightningModule):
         self.eval_data: tuple[Tensor, Tensor] | None = None
         self.history: list[dict[str, Tensor]] = []  # per epoch, per-network values [E]
         self.epoch_seconds: list[float] = []
-        self._noise: torch.Generator | None = None
+        self._noise: NoiseStream | None = None
         self._ce_sum = torch.zeros(len(self.seeds))
         self._ce_count = 0
 
@@ -89,12 +131,16 @@ class MeanFieldNet(L.LightningModule):
         self._t0 = time.perf_counter()
 
     def on_fit_start(self) -> None:
-        self._noise = torch.Generator(device=self.device).manual_seed(self.seeds[0])
-        self._eval_gen = torch.Generator(device=self.device).manual_seed(self.seeds[0] + 0x5EED)
+        self._noise = None  # created at the first step, when the batch size is known
+
+    def _eps(self, batch_size: int) -> list[Tensor]:
+        if self._noise is None:
+            self._noise = NoiseStream(self.seeds, self.widths, batch_size, self.device, self.thetas[0].dtype)
+        return self._noise.next()
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch  # [E, B, N_0], [E, B]
-        eps = draw_noise(list(self.thetas), x.shape[1], self._noise)
+        eps = self._eps(x.shape[1])
         logits = self(x, eps)
         ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
         self._ce_sum = self._ce_sum.to(ce.device) + ce.detach()
@@ -103,18 +149,19 @@ class MeanFieldNet(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        return torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, fused=True)
 
     @torch.no_grad()
-    def evaluate(self, n_samples: int | None = None) -> dict[str, Tensor]:
-        """Per-network test accuracies: mean-field, and of ``n_samples`` sampled binary nets."""
+    def evaluate(self, n_samples: int | None = None, compile: bool = False) -> dict[str, Tensor]:
+        """Per-network test accuracies: mean-field, and of ``n_samples`` sampled binary nets
+        (``compile``: see :func:`sampled_accuracy`)."""
         if self.eval_data is None:
             raise RuntimeError("MeanFieldNet.evaluate: call set_eval_data(x_test, y_test) first")
         x, y = (t.to(self.device) for t in self.eval_data)
         n = n_samples or self.hparams.n_eval_samples
         mf = (self(x).argmax(-1) == y).float().mean(-1)
-        gen = getattr(self, "_eval_gen", None)
-        acc, configs = sampled_accuracy(list(self.thetas), x, y, n, gen)
+        gens = [torch.Generator(device=self.device).manual_seed(stream_seed(s, SAMPLE)) for s in self.seeds]
+        acc, configs = sampled_accuracy(list(self.thetas), x, y, n, gens, compile)
         return {"acc_meanfield": mf, "acc_sampled": acc, "configs": configs}
 
     def on_train_epoch_end(self) -> None:
@@ -131,3 +178,36 @@ class MeanFieldNet(L.LightningModule):
             }
         self.history.append(row)
         self.log_dict({k: v.mean().item() for k, v in row.items()}, prog_bar=True, on_epoch=True)
+
+    @torch.no_grad()
+    def fit_manual(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        epochs: int,
+        *,
+        compile: bool = False,
+        on_epoch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Train all networks ``epochs`` epochs on ``x [P, N_0]``, ``y [P]`` (on this module's device)
+        with the hand-written gradient and the optimizer of :meth:`configure_optimizers`; appends the
+        per-network mean training CE of each epoch to ``history``; calls ``on_epoch(epoch)``."""
+        opt = self.configure_optimizers()
+        grad_fn = compiled_grads(batch_size <= REDUCE_MAX_BATCH) if compile else meanfield_grads
+        batches = EnsembleBatches(x, y, self.seeds, batch_size)
+        self._noise = None
+        params = list(self.thetas)
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            ce_sum = torch.zeros(self.n_networks, device=self.device)
+            for xb, yb in batches:
+                ce, grads = grad_fn([p.detach() for p in params], xb, yb, self._eps(batch_size))
+                for p, g in zip(params, grads):
+                    p.grad = g
+                opt.step()
+                ce_sum += ce
+            self.epoch_seconds.append(time.perf_counter() - t0)
+            self.history.append({"train_ce": (ce_sum / len(batches)).cpu()})
+            if on_epoch is not None:
+                on_epoch(epoch)

@@ -1,0 +1,353 @@
+"""``python train.py task=collect``: collect an ensemble of binary weight configurations
+(paper Sec. II; DESIGN 3.2) into the store at ``collect.store`` (see :mod:`weightspace.ensemble.store`).
+
+One *trial*: fresh init from its seed, ``scenario.epochs`` epochs of mean-field training, draw
+``eval.n_samples`` (10) binary nets from the final fields, keep the best if its test accuracy
+reaches ``scenario.threshold``, else record the seed as rejected. Trials run E at a time as one
+:class:`~weightspace.nets.module.MeanFieldNet` (rounds of E), trained with its lean fused loop
+(:meth:`~weightspace.nets.module.MeanFieldNet.fit_manual`).
+
+**Re-deriving a trial**: everything a trial draws comes from its seed alone (see
+:mod:`weightspace.nets.batches`), so ``MeanFieldNet(arch.widths, [seed], lr, weight_decay, init_std)``
+trained ``scenario.epochs`` epochs on the scenario's data with ``fit_manual`` and evaluated with
+``evaluate()`` reproduces the stored configuration and accuracy on the same device type (CPU or
+CUDA), whatever E and position it had, up to float rounding (which can flip a borderline sample).
+
+**Processes**: ``collect.devices`` x ``collect.num_nodes`` processes are launched by Lightning Fabric
+(DDP launcher and cluster detection, *no* model wrapping, so no gradient averaging: every rank
+trains its own sub-ensemble). With ``collect.array_size`` = A (SLURM array tasks / independent
+jobs) there are G = A x world global ranks; rank g = array_index x world + rank uses the seeds
+``seed + g + k G`` (``seed_sequence``) and fills its class to its share ``rank_quota(target, g, G)``
+(counting kept seeds of its residue class already in the store), so concurrent or resumed runs
+reach the target without duplicating a seed, whenever each process starts.
+Each process holds ``flock`` locks next to the store (released by the OS even on ``kill -9``, see
+:func:`_lock_seeds`): a second process of the same seed class (e.g. the same command in another
+shell), or a run with another G while one is active, stops with a one-line error instead of
+re-running trials in flight. Concurrent runs must use the same G (give each shell its own
+``collect.array_index``).
+SIGTERM (SLURM) is turned into KeyboardInterrupt so the shard writer flushes what it holds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from .. import tracking  # noqa: E402
+from ..ensemble.store import EnsembleStore, open_store, rank_quota, seed_sequence  # noqa: E402
+from ..ensemble.summary import summarize  # noqa: E402
+from ..nets.batches import NOISE_BLOCK  # noqa: E402
+from ..nets.module import MeanFieldNet  # noqa: E402
+from ..nets.spins import n_spins  # noqa: E402
+from .common import load_data, write_json  # noqa: E402
+
+CPU_STEP_ROWS = 12_800  # auto E on CPU = this / batch (64 at batch 200: E x B rows per step stay in cache)
+CPU_MAX_ENSEMBLE = 256
+GPU_MEMORY_FRACTION = 0.5  # share of free device memory the auto E may plan to use
+MAX_ENSEMBLE = 65536
+
+
+def bytes_per_network(widths: Sequence[int], batch: int, n_train: int, n_test: int = 10_000) -> int:
+    """Estimated float32 working memory of one network in an ensemble: noise block, data order,
+    per-step activations and gradients, fields + Adam state, and the sampled-net evaluation."""
+    w = [int(v) for v in widths]
+    outs = sum(w[1:])
+    noise = NOISE_BLOCK * batch * outs * 4
+    order = 2 * n_train * 8
+    acts = sum(batch * (3 * i + 6 * o) for i, o in zip(w[:-1], w[1:])) * 4 * 2
+    params = 6 * n_spins(w) * 4
+    evaluation = 3 * n_test * outs * 4
+    return noise + order + acts + params + evaluation
+
+
+def auto_ensemble_size(
+    widths: Sequence[int], batch: int, n_train: int, device: torch.device, n_test: int = 10_000
+) -> int:
+    """E from free device memory (CUDA: ``GPU_MEMORY_FRACTION`` of ``mem_get_info``, rounded down to
+    a multiple of 64); on CPU ``CPU_STEP_ROWS / batch``, at most ``CPU_MAX_ENSEMBLE``."""
+    if device.type != "cuda":
+        return max(1, min(CPU_MAX_ENSEMBLE, CPU_STEP_ROWS // batch))
+    free, _ = torch.cuda.mem_get_info(device)
+    e = int(GPU_MEMORY_FRACTION * free // bytes_per_network(widths, batch, n_train, n_test))
+    return max(1, min(MAX_ENSEMBLE, e // 64 * 64 or e))
+
+
+def best_of_samples(acc: torch.Tensor, configs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per network, the best of K sampled nets: ``acc [K, E]``, ``configs [K, E, N]`` ->
+    (accuracy ``[E]`` float32, configuration ``[E, N]`` int8 ±1)."""
+    best = acc.argmax(0)
+    cols = torch.arange(acc.shape[1], device=acc.device)
+    return acc[best, cols].cpu().numpy().astype(np.float32), configs[best, cols].cpu().numpy().astype(np.int8)
+
+
+def run_trials(
+    seeds: Sequence[int],
+    cfg: DictConfig,
+    data: tuple[torch.Tensor, ...],
+    *,
+    compile: bool = False,
+    on_epoch: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train one network per seed (one round) and return each one's best-of-K sampled test accuracy
+    and configuration (:func:`best_of_samples`). ``data`` = (x_train, y_train, x_test, y_test) on
+    the training device."""
+    sc = cfg.scenario
+    x, y, xt, yt = data
+    model = MeanFieldNet(cfg.arch.widths, seeds, sc.lr, sc.weight_decay, sc.init_std, cfg.eval.n_samples)
+    model.to(x.device)
+    model.set_eval_data(xt, yt)
+    model.fit_manual(x, y, sc.batch_size, sc.epochs, compile=compile, on_epoch=on_epoch)
+    ev = model.evaluate(compile=compile)
+    return best_of_samples(ev["acc_sampled"], ev["configs"])
+
+
+def split_round(
+    acc: np.ndarray, threshold: float, need: int, budget: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Trials of a round used in seed order until ``need`` are kept or ``budget`` trials are spent:
+    (kept indices, rejected indices, trials used). Unused trials are not recorded (re-run later)."""
+    ok = acc >= threshold
+    n_use = min(len(acc), budget)
+    if need < ok[:n_use].sum():
+        n_use = int(np.flatnonzero(ok)[need - 1]) + 1 if need > 0 else 0
+    idx = np.arange(n_use)
+    return idx[ok[:n_use]], idx[~ok[:n_use]], n_use
+
+
+def plot_accuracy_histogram(acc: np.ndarray, threshold: float, path: Path, title: str) -> Path:
+    """Histogram of kept accuracies with the acceptance threshold marked; written to ``path``."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    if acc.size:
+        ax.hist(acc, bins=min(50, max(5, int(np.sqrt(acc.size)))), color="C0")
+    ax.axvline(threshold, color="C3", ls="--", label=f"threshold {threshold:g}")
+    ax.set(xlabel="test accuracy of kept configuration", ylabel="count", title=title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _own_progress(store: EnsembleStore, base: int, g: int, world: int) -> tuple[int, int]:
+    """(kept seeds of rank g's residue class, kept seeds outside every class, i.e. < base)."""
+    seeds = store.records().seed
+    above = seeds[seeds >= base]
+    return int(np.count_nonzero((above - base) % world == g)), int(np.count_nonzero(seeds < base))
+
+
+def _provenance(cfg: DictConfig) -> dict[str, Any]:
+    """The run config without Hydra's own node, resolved (stored once in the store's metadata)."""
+    keep = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return OmegaConf.to_container(keep, resolve=True)  # type: ignore[return-value]
+
+
+def _lock_seeds(store: Path, g: int, world: int) -> list[Any]:
+    """Locks (open files; keep them) that stop two processes from running the same trial seeds:
+    a shared ``flock`` on ``<store>.G<world>.lock`` (runs with another G active are refused) and an
+    exclusive one on ``<store>.g<g>of<world>.lock`` (a second process of seed class g is refused)."""
+    d, name = store.parent, store.name
+    d.mkdir(parents=True, exist_ok=True)
+    own_path = d / f"{name}.G{world}.lock"
+    own = open(own_path, "w")  # noqa: SIM115 - held for the whole collection
+    fcntl.flock(own, fcntl.LOCK_SH)
+    for other in sorted(d.glob(f"{name}.G*.lock")):
+        if other == own_path:
+            continue
+        with open(other) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                own.close()
+                raise RuntimeError(
+                    f"{other}: a collection with another number of seed classes "
+                    f"({other.name.split('.G')[-1][:-5]}) is writing to {store}; concurrent runs must "
+                    f"use the same collect.array_size x processes (this one: {world})"
+                ) from None
+    path = d / f"{name}.g{g}of{world}.lock"
+    cls = open(path, "w")  # noqa: SIM115
+    try:
+        fcntl.flock(cls, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        own.close()
+        cls.close()
+        raise RuntimeError(
+            f"{path}: another process is collecting seed class {g} of {world} into {store}; "
+            "wait for it, or run this one with another collect.array_index (same collect.array_size)"
+        ) from None
+    return [own, cls]
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _fabric(cc: DictConfig) -> Any:
+    from lightning.fabric import Fabric
+
+    procs = int(cc.devices) * int(cc.num_nodes)
+    strategy = "ddp" if procs > 1 else "auto"
+    fabric = Fabric(accelerator=cc.accelerator, devices=cc.devices, num_nodes=cc.num_nodes, strategy=strategy)
+    fabric.launch()
+    return fabric
+
+
+def _validate(cfg: DictConfig) -> None:
+    cc = cfg.collect
+    if cc.target is None or int(cc.target) < 1:
+        raise ValueError(f"collect.target={cc.target}: give the number of configurations the store should hold")
+    if cc.ensemble_size is not None and int(cc.ensemble_size) < 1:
+        raise ValueError(f"collect.ensemble_size={cc.ensemble_size}: must be >= 1 (or null for auto)")
+    if cc.max_trials is not None and int(cc.max_trials) < 1:
+        raise ValueError(f"collect.max_trials={cc.max_trials}: must be >= 1 (or null for 10 x missing)")
+    if not 0 <= int(cc.array_index) < int(cc.array_size):
+        raise ValueError(
+            f"collect.array_index={cc.array_index}, array_size={cc.array_size}: need 0 <= index < size"
+        )
+
+
+def collect(cfg: DictConfig, out: Path) -> dict[str, float]:
+    """Collect until the store at ``collect.store`` holds ``collect.target`` configurations (or the
+    trial budget is spent); returns this process's metrics."""
+    _validate(cfg)
+    cc = cfg.collect
+    fabric = _fabric(cc)
+    rank, world = fabric.global_rank, fabric.world_size
+    g, G = int(cc.array_index) * world + rank, int(cc.array_size) * world
+    torch.set_num_threads(int(cc.threads or cfg.get("threads") or torch.get_num_threads()))
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    loggers = tracking.make_loggers(cfg.get("logger")) if g == 0 else []
+    try:
+        if loggers:
+            tracking.log_config(loggers, cfg)
+        return _collect(cfg, out, fabric, g, G, loggers)
+    finally:
+        tracking.finish(loggers)
+
+
+def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: list) -> dict[str, float]:
+    cc, sc = cfg.collect, cfg.scenario
+    data = load_data(cfg)
+    dev = fabric.device
+    tensors = tuple(
+        torch.from_numpy(a).to(dev) for a in (data.x_train, data.y_train, data.x_test, data.y_test)
+    )
+    store = open_store(
+        cc.store, arch=cfg.arch.widths, scenario=sc.name, dataset=data.name, config=_provenance(cfg)
+    )
+    locks = _lock_seeds(store.path, g, G)
+    target, base = int(cc.target), int(cfg.seed)
+    remaining = store.remaining(target)
+    have, extra = _own_progress(store, base, g, G)
+    quota = min(max(0, rank_quota(max(0, target - extra), g, G) - have), remaining)
+    budget_total = int(cc.max_trials) if cc.max_trials is not None else 10 * remaining
+    budget = rank_quota(budget_total, g, G)
+    tried = store.tried_seeds()
+    fabric.barrier()  # every rank has read the store before any rank writes to it
+    e = int(cc.ensemble_size or auto_ensemble_size(cfg.arch.widths, sc.batch_size, len(data.x_train), dev))
+    e = max(1, min(e, budget))
+    mem = bytes_per_network(cfg.arch.widths, sc.batch_size, len(data.x_train), len(data.x_test))
+    compile_ = bool(cc.compile)
+    print(
+        f"collect [rank {g}/{G}] {sc.name} {cfg.arch.name} -> {store.path}: store holds {store.count()} of "
+        f"{target}; this rank adds {quota} (trial budget {budget}); E={e} on {dev} "
+        f"(~{mem / 2**20:.2f} MiB/network), compile={compile_}, threads={torch.get_num_threads()}",
+        flush=True,
+    )
+    tracking.log_metrics(loggers, {"collect/ensemble_size": e, "collect/mib_per_network": mem / 2**20}, step=0)
+    seeds_iter = seed_sequence(g, G, base=base, skip=tried)
+    kept_acc: list[np.ndarray] = []
+    n_kept = n_rej = n_tried = rnd = 0
+    t_start = time.perf_counter()
+    hist_png = out / ("accuracy_histogram.png" if G == 1 else f"accuracy_histogram_rank{g}.png")
+    bar = tqdm(total=quota, unit="cfg", desc=f"collect r{g}", mininterval=5, disable=quota == 0)
+    with store.writer(f"{sc.name}-g{g}of{G}", flush_every_s=float(cc.flush_every_s)) as writer:
+        while n_kept < quota and n_tried < budget:
+            seeds = [next(seeds_iter) for _ in range(e)]
+            t0 = time.perf_counter()
+
+            def on_epoch(epoch: int, r: int = rnd) -> None:
+                bar.set_postfix_str(f"round {r} epoch {epoch + 1}/{sc.epochs}", refresh=False)
+                bar.update(0)
+
+            acc, configs = run_trials(seeds, cfg, tensors, compile=compile_, on_epoch=on_epoch)
+            keep, rej, used = split_round(acc, float(sc.threshold), quota - n_kept, budget - n_tried)
+            sd = np.asarray(seeds, np.int64)
+            if keep.size:
+                writer.add_batch(configs[keep], acc[keep], sd[keep])
+            for s in sd[rej]:
+                writer.reject(int(s))
+            dt = time.perf_counter() - t0
+            n_kept, n_rej, n_tried, rnd = n_kept + keep.size, n_rej + rej.size, n_tried + used, rnd + 1
+            kept_acc.append(acc[keep])
+            bar.update(keep.size)
+            tracking.log_metrics(
+                loggers,
+                {
+                    "collect/trials_per_s": used / dt,
+                    "collect/acceptance_round": keep.size / max(used, 1),
+                    "collect/acceptance": n_kept / max(n_tried, 1),
+                    "collect/kept": n_kept,
+                    "collect/acc_mean_round": float(acc[keep].mean()) if keep.size else float("nan"),
+                }
+                | ({"collect/peak_mib_per_network": torch.cuda.max_memory_allocated(dev) / e / 2**20}
+                   if dev.type == "cuda" else {}),
+                step=rnd,
+            )
+            if loggers and (rnd % int(cc.plot_every) == 0):
+                accs = np.concatenate(kept_acc)
+                tracking.log_figure(
+                    loggers, "collect/accuracy_histogram",
+                    plot_accuracy_histogram(accs, sc.threshold, hist_png, f"{sc.name}: {accs.size} kept"),
+                )
+    bar.close()
+    wall = time.perf_counter() - t_start
+    accs = np.concatenate([np.zeros(0, np.float32), *kept_acc])
+    plot_accuracy_histogram(accs, sc.threshold, hist_png, f"{sc.name}: {accs.size} kept (rank {g})")
+    tracking.log_figure(loggers, "collect/accuracy_histogram", hist_png)
+    complete = n_kept >= quota
+    metrics = {
+        "kept": float(n_kept),
+        "rejected": float(n_rej),
+        "trials": float(n_tried),
+        "acceptance": n_kept / n_tried if n_tried else float("nan"),
+        "trials_per_s": n_tried / wall if n_tried else float("nan"),
+        "acc_min": float(accs.min()) if accs.size else float("nan"),
+        "acc_max": float(accs.max()) if accs.size else float("nan"),
+        # the best-of-K sampled test accuracy, averaged over kept trials (train.py returns it to Hydra)
+        "test_acc_sampled_best": float(accs.mean()) if accs.size else float("nan"),
+        "ensemble_size": float(e),
+        "complete": float(complete),
+        "wall_seconds": wall,
+    }
+    write_json(out / (f"collect_rank{g}.json" if G > 1 else "collect.json"), metrics)
+    tracking.log_metrics(loggers, {f"final/{k}": v for k, v in metrics.items()})
+    if not complete:
+        print(
+            f"collect [rank {g}]: STOPPED after the trial budget of {budget} trials with {n_kept} of {quota} "
+            f"configurations kept (acceptance {metrics['acceptance']:.1%} at scenario.threshold={sc.threshold}); "
+            "raise collect.max_trials or lower scenario.threshold, then rerun to resume",
+            flush=True,
+        )
+    for f in locks:
+        f.close()
+    fabric.barrier()
+    if g == 0:
+        line, _ = summarize(store.path)
+        rate = n_tried / wall if wall > 0 and n_tried else math.nan
+        print(f"{line}\n  this run: {n_tried} trials at {rate:.2f} trials/s on rank 0, run dir {out}", flush=True)
+    return metrics
