@@ -17,10 +17,13 @@ setup: $(STAMP)
 
 DEMO_TARGET ?= 2000
 
-# 1. one network (paper protocol); 2. a small over-para ensemble into outputs/ensembles/ (resumes)
+# 1. one network (paper protocol); 2. a small over-para ensemble into outputs/ensembles/ (resumes);
+# 3. its effective Ising model, every part; 4. the entropy landscape of every part around a few references
 demo: $(STAMP)
 	WANDB_SILENT=true $(BIN)/python train.py
 	WANDB_SILENT=true $(BIN)/python train.py experiment=collect_demo collect.target=$(DEMO_TARGET)
+	WANDB_SILENT=true $(BIN)/python fit_ising.py scenario=over_para part=all
+	WANDB_SILENT=true $(BIN)/python landscape.py scenario=over_para references.count=4 analysis.entropy.x.step=0.1
 
 test: $(STAMP)
 	WANDB_SILENT=true $(BIN)/python -m pytest -q
