@@ -10,6 +10,7 @@ from conftest import compose_cfg
 from omegaconf import OmegaConf
 
 from weightspace.ensemble.store import open_store
+from weightspace.ising.sampler import ising_energy
 from weightspace.landscape.apps import (
     entropy,
     heat_capacity,
@@ -18,7 +19,7 @@ from weightspace.landscape.apps import (
     permutation,
     tap,
 )
-from weightspace.landscape.inputs import LEVELS, energies, pick_by_level
+from weightspace.landscape.inputs import LEVELS, pick_by_level
 from weightspace.nets.spins import n_spins, part_slice
 
 WIDTHS = [20, 3, 3, 10]  # N = 60 + 9 + 30 = 99; matches MNIST-PCA20 for the accuracy observer
@@ -87,10 +88,10 @@ def test_entropy_app_writes_interface(fitted: Path, tmp_path: Path) -> None:
     sl = part_slice(WIDTHS, "itr")
     np.testing.assert_array_equal(refs, full[:, sl])
     with np.load(fitted / "model_full.npz") as m:  # low level: lowest decile under the full model
-        e_all = energies(
-            np.where(np.random.default_rng(0).random((400, 99)) < 0.6, 1, -1), m["J"], m["h"]
+        e_all = ising_energy(
+            np.where(np.random.default_rng(0).random((400, 99)) < 0.6, 1.0, -1.0), m["J"], m["h"]
         )
-        e_ref = energies(full, m["J"], m["h"])
+        e_ref = ising_energy(full.astype(float), m["J"], m["h"])
     assert np.all(e_ref <= np.quantile(e_all, 0.10) + 1e-9)
     assert metrics["full/loop_fraction"] == 0.0 and metrics["lb/unconverged_points"] == 0.0
     assert (tmp_path / "entropy_landscape.png").stat().st_size > 0

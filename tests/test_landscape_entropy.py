@@ -7,8 +7,7 @@ import pytest
 
 from weightspace.ising.bp import bp
 from weightspace.ising.exact import exact_moments
-from weightspace.landscape import tilted_bp as tbp
-from weightspace.landscape.entropy import entropy_landscape, s_upper_bound, x_grid
+from weightspace.landscape.entropy import entropy_landscape, s_upper_bound, sweep_paths, x_grid
 from weightspace.landscape.hysteresis import detect_hysteresis
 
 
@@ -76,26 +75,21 @@ def test_bp_landscape_matches_enumeration() -> None:
         np.testing.assert_allclose(s, ex.entropy / n, atol=1e-9)
 
 
-def test_kernel_matches_reference_bp() -> None:
-    """Two-layout kernel: same fixed point, Bethe ln Z and energy as ising.bp.bp on a batch."""
+def test_landscape_kernel_matches_plain_bp() -> None:
+    """The sweep's BP (float32, undamped with fallback, predictor warm starts, β ≠ 1) gives the
+    fixed point, Bethe ln Z and energy of a plain damped float64 bp() run from scratch."""
     n = 40
     J, h, refs = _weak_model(n, 0.8, 1)
-    g = h[None, :] + 0.7 * refs
-    ref = bp(J, g, tol=1e-11, max_iter=3000)
-    T = tbp.couplings_tanh(J)
-    msg, res, _ = tbp.iterate(
-        T,
-        g,
-        tbp.initial_messages(3, n, 0.01, 0, np, np.float64),
-        damping=0.5,
-        tol=1e-11,
-        max_iter=3000,
-    )
-    obs = tbp.bethe_observables(J, T, g, msg, tbp.half_log_cosh_sum(J))
-    assert (res < 1e-11).all()
-    np.testing.assert_allclose(obs.m, ref.m, atol=1e-9)
-    np.testing.assert_allclose(obs.log_z, -ref.free_energy, atol=1e-8)
-    np.testing.assert_allclose(-obs.pair - (obs.m * g).sum(-1), ref.energy, atol=1e-8)
+    x = np.array([0.9, 0.7])
+    beta = 0.8
+    res = sweep_paths(J, h, refs, np.tile(x, (3, 1)), beta=beta, tol=1e-6, predictor="linear")
+    assert res.converged.all()
+    for t in range(2):
+        ref = bp(J, beta * h[None, :] + x[t] * refs, beta=beta, tol=1e-11, max_iter=3000)
+        np.testing.assert_allclose(res.q[:, t], (ref.m * refs).sum(1) / n, atol=2e-6)
+        np.testing.assert_allclose(res.log_z[:, t], -ref.free_energy / n, atol=2e-6)
+        eps = (ref.coupling_energy - ref.m @ h) / n
+        np.testing.assert_allclose(res.energy[:, t], eps, atol=2e-6)
 
 
 def _curie_weiss(n: int, beta_j: float) -> np.ndarray:
@@ -151,3 +145,32 @@ def test_iso_energy_hits_reference_energy_and_matches_enumeration() -> None:
         eps = (-0.5 * np.einsum("ij,tij->t", J, ex.C) - ex.m @ h) / n
         np.testing.assert_allclose(eps, target, atol=3e-3)  # BP vs exact at the BP root
         np.testing.assert_allclose(iso.s[k, 0], ex.entropy / n, atol=3e-3)
+
+
+def test_warm_start_extrapolation_is_exact_for_polynomials() -> None:
+    """The k-point predictor reproduces messages that are polynomials of degree k − 1 in x along
+    each system's own (unevenly spaced) path, whatever storage layout (direct / transposed view)
+    each fixed point came back in; for degree k its error is the interpolation remainder
+    a_k Π_j (x − x_j) over the k points used."""
+    from weightspace.landscape.entropy import PREDICTORS, WarmStarts
+
+    rng = np.random.default_rng(5)
+    coef = rng.normal(0.0, 0.1, (6, 2, 4, 4))
+    xs = np.array([[0.0, 0.3, 0.5, 1.1, 1.2, 1.6, 1.65], [3.0, 2.0, 1.5, 1.4, 0.0, -0.5, -2.0]])
+    for k, predictor in enumerate(PREDICTORS, start=1):
+        for degree in (k - 1, k):
+            warm = WarmStarts(predictor)
+            assert warm.start(xs[:, 0]) is None
+
+            def path(x: np.ndarray, degree: int = degree) -> np.ndarray:
+                return sum(coef[p] * x[:, None, None] ** p for p in range(degree + 1))
+
+            for t in range(6):
+                m = path(xs[:, t])
+                if t % 2:  # stored transposed, handed over as a view
+                    m = np.ascontiguousarray(m.transpose(0, 2, 1)).transpose(0, 2, 1)
+                warm.push(m, xs[:, t])
+            want = path(xs[:, 6])
+            if degree == k:
+                want = want - coef[k] * np.prod(xs[:, 6:] - xs[:, 6 - k : 6], axis=1)[:, None, None]
+            np.testing.assert_allclose(warm.start(xs[:, 6]), want, atol=1e-10)

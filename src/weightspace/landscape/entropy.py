@@ -9,13 +9,15 @@ With ln Z_x the Bethe log-partition function of the tilted system, per spin:
 so that s is the Gibbs (Bethe) entropy per spin of P_x: ln P_x = −βE + xNq − ln Z_x.
 Upper bound s_ub(d) = −d ln d − (1−d) ln(1−d).
 
-Sweeps: every system (one reference, one direction) follows its own path of x values and is
-warm-started point to point. The sweep down (+3 → −3) and the sweep up (−3 → +3) run side by
-side in lockstep as independent systems of one batch; the up branch starts from fresh messages
-at the lowest x, where the strong tilt leaves one fixed point (the mismatch with the down
-branch's end is reported as ``end_mismatch``). All references and both directions of a part are
-one array computation (J shared, fields (B,N)); on a CPU the batch is cut into cache-sized
-chunks that run in worker threads.
+Sweeps: every system (one reference, one direction) follows its own path of x values; each point
+is one call of the package's BP kernel :func:`weightspace.ising.bp.bp` (float32 by default,
+undamped with a per-system fallback to damping, converged systems leave the batch), warm-started
+from the extrapolation of the previous fixed points (:func:`predict`). The sweep down
+(+3 → −3) and the sweep up (−3 → +3) run side by side as independent systems of one batch; the
+up branch starts from fresh messages at the lowest x, where the strong tilt leaves one fixed
+point (the mismatch with the down branch's end is reported as ``end_mismatch``). All references
+and both directions of a part are one array computation (J shared, fields (B,N)); on a CPU the
+batch is cut into cache-sized chunks that run in worker threads.
 """
 
 from __future__ import annotations
@@ -31,14 +33,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from weightspace.backend import array_module, to_numpy
-from weightspace.ising.bp import PAPER_INIT_SCALE
-from weightspace.landscape import tilted_bp as tbp
+from weightspace.ising.bp import DTYPES, PAPER_INIT_SCALE, Workspace, bp, couplings
 
 log = logging.getLogger(__name__)
 
-PREDICTORS = ("previous", "linear")
-DTYPES = ("float32", "float64")
-_CPU_CHUNK_BYTES = 24 << 20  # working set per chunk (≈ 5 (B,N,N) buffers) on a CPU
+PREDICTORS = ("previous", "linear", "quadratic", "cubic", "quartic")
+_CPU_CHUNK_BYTES = 24 << 20  # working set per chunk on a CPU (≈ 5 (B,N,N) buffers hot per update)
 
 
 def x_grid(x_max: float = 3.0, x_min: float = -3.0, step: float = 0.05) -> np.ndarray:
@@ -60,7 +60,8 @@ def s_upper_bound(d: Any) -> Any:
 @dataclass
 class PathResult:
     """Per system b and step t of its path: log_z = ln Z/N, energy ε (untilted), q, residual,
-    iterations (BP evaluations at that point), converged (residual < tol); all (B,T) NumPy."""
+    iterations (BP updates at that point), converged (residual < tol), damped (the adaptive BP
+    had to switch to damping there); all (B,T) NumPy."""
 
     log_z: np.ndarray
     energy: np.ndarray
@@ -68,6 +69,7 @@ class PathResult:
     residual: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+    damped: np.ndarray
 
 
 def _check_inputs(J: Any, h: Any, refs: Any, xs: np.ndarray) -> None:
@@ -82,6 +84,60 @@ def _check_inputs(J: Any, h: Any, refs: Any, xs: np.ndarray) -> None:
         raise ValueError(f"x paths: shape {xs.shape}, need (K, T) with one path per reference")
 
 
+class WarmStarts:
+    """Start messages along the paths of a batch: copies of the last k fixed points (``bp`` with a
+    workspace reuses its buffers) and their polynomial (Lagrange) extrapolation in x to the next
+    point, M_start = Σ_j L_j(x) M(x_j), L_j(x) = Π_{l≠j} (x − x_l)/(x_j − x_l), per system
+    (k = 1 ``previous``, 2 ``linear``, 3 ``quadratic``, 4 ``cubic``, 5 ``quartic``; on an equally
+    spaced path e.g. cubic is 4a − 6b + 4c − d). Computed in the storage layout of the newest
+    fixed point (see :mod:`weightspace.ising.bp`); bp clips the start into [−1, 1]."""
+
+    def __init__(self, predictor: str) -> None:
+        if predictor not in PREDICTORS:
+            raise ValueError(f"predictor={predictor!r}: choose one of {PREDICTORS}")
+        self.order = PREDICTORS.index(predictor) + 1
+        self.hist: list[tuple[Any, bool, np.ndarray]] = []  # (copy, transposed, x (B,)), oldest 1st
+        self.out: Any = None
+        self.tmp: Any = None
+
+    def push(self, messages: Any, x: np.ndarray) -> None:
+        """Keep a copy of the fixed points ``messages`` (B,N,N) at tilts ``x`` (B,), recycling the
+        oldest buffer."""
+        xp = array_module(messages)
+        tr = not messages.flags.c_contiguous
+        src = xp.swapaxes(messages, 1, 2) if tr else messages
+        buf = self.hist.pop(0)[0] if len(self.hist) == self.order else None
+        if buf is None or buf.shape != src.shape or buf.dtype != src.dtype:
+            buf = xp.empty_like(src)
+        buf[...] = src
+        self.hist.append((buf, tr, np.asarray(x, dtype=float)))
+
+    def start(self, x: np.ndarray) -> Any | None:
+        """Predicted messages at tilts ``x`` (B,) (None before the first point)."""
+        if not self.hist:
+            return None
+        xp = array_module(self.hist[0][0])
+        newest, tr, _ = self.hist[-1]
+        xs = np.stack([h[2] for h in self.hist])  # (k,B)
+        diff = xs[:, None, :] - xs[None, :, :]
+        distinct = (diff != 0) | np.eye(len(xs), dtype=bool)[:, :, None]
+        if len(xs) == 1 or not distinct.all():
+            return xp.swapaxes(newest, 1, 2) if tr else newest
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (np.asarray(x, dtype=float)[None, None, :] - xs[None, :, :]) / diff
+        coef = np.where(np.eye(len(xs), dtype=bool)[:, :, None], 1.0, ratio).prod(axis=1)  # (k,B)
+        if self.out is None or self.out.shape != newest.shape or self.out.dtype != newest.dtype:
+            self.out, self.tmp = xp.empty_like(newest), xp.empty_like(newest)
+        for j, (a, t, _) in enumerate(self.hist):
+            m = a if t == tr else xp.swapaxes(a, 1, 2)  # in the newest's layout
+            c = xp.asarray(coef[j], dtype=a.dtype)[:, None, None]
+            if j == 0:
+                xp.multiply(m, c, out=self.out)
+            else:
+                self.out += xp.multiply(m, c, out=self.tmp)
+        return xp.swapaxes(self.out, 1, 2) if tr else self.out
+
+
 def sweep_paths(
     J: Any,
     h: Any,
@@ -90,66 +146,63 @@ def sweep_paths(
     *,
     beta: float = 1.0,
     damping: float = 0.5,
+    adaptive: bool = True,
     tol: float = 1e-6,
     max_iter: int = 1000,
     dtype: str = "float32",
-    predictor: str = "linear",
+    predictor: str = "cubic",
     init_scale: float = PAPER_INIT_SCALE,
     seed: int = 0,
     progress: bool = False,
 ) -> PathResult:
     """BP of P ∝ exp(−βE + x_bt σ*_b·σ) for every system b along its path xs[b] (B,T), in one batch.
 
-    Each point is warm-started from the previous one (``predictor="previous"``) or from the linear
-    extrapolation of the last two fixed points (``"linear"``, clipped into (−1,1)); the first point
-    starts from N(0, init_scale²) messages.
+    Each point is :func:`weightspace.ising.bp.bp` (``damping``, ``adaptive``, ``tol``,
+    ``max_iter``, ``dtype``) warm-started by :class:`WarmStarts` from the previous fixed points;
+    the first point starts from N(0, init_scale²) messages.
     """
-    if predictor not in PREDICTORS:
-        raise ValueError(f"predictor={predictor!r}: choose one of {PREDICTORS}")
+    warm = WarmStarts(predictor)
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r}: choose one of {DTYPES}")
-    if not 0.0 <= damping < 1.0 or tol <= 0 or max_iter < 1:
-        raise ValueError(
-            f"BP: need 0 ≤ damping < 1, tol > 0, max_iter ≥ 1 ({damping}, {tol}, {max_iter})"
-        )
     xs = np.asarray(xs, dtype=float)
     _check_inputs(J, h, refs, xs)
     xp = array_module(J)
-    dt = getattr(xp, dtype)
     nb, nt = xs.shape
     n = J.shape[-1]
-    Jd = J.astype(dt)
-    T = tbp.couplings_tanh(Jd, beta)
-    lcb = float(tbp.half_log_cosh_sum(J.astype(xp.float64), beta))
-    sstar = refs.astype(dt)
-    base = (beta * h).astype(dt)[None, :]
-    msg = tbp.initial_messages(nb, n, init_scale, seed, xp, dt)
-    prev: tbp.Messages | None = None
+    cp = couplings(J, beta, dtype)
+    sstar = refs.astype(cp.T.dtype)
+    base = (beta * h).astype(cp.T.dtype)[None, :]
+    ws = Workspace()
     out = {k: np.zeros((nb, nt)) for k in ("log_z", "energy", "q", "residual", "iterations")}
-    bound = 1.0 - 1e-6
+    out["damped"] = np.zeros((nb, nt), bool)
     for t in tqdm(range(nt), desc=f"tilt sweep N={n}", disable=not progress, mininterval=5.0):
-        x_t = xp.asarray(xs[:, t], dtype=dt)[:, None]
-        g = base + x_t * sstar
-        start = msg
-        if predictor == "linear" and prev is not None:
-            start = tbp.Messages(
-                xp.clip(2.0 * msg.M - prev.M, -bound, bound),
-                xp.clip(2.0 * msg.Mt - prev.Mt, -bound, bound),
-            )
-        prev = msg.copy() if predictor == "linear" else None
-        msg, res, its = tbp.iterate(T, g, start, damping=damping, tol=tol, max_iter=max_iter)
-        obs = tbp.bethe_observables(Jd, T, g, msg, lcb)
-        out["log_z"][:, t] = to_numpy(obs.log_z) / n
-        out["energy"][:, t] = to_numpy(-obs.pair - (obs.m * h[None, :]).sum(axis=-1)) / n
-        out["q"][:, t] = to_numpy((obs.m * sstar).sum(axis=-1)) / n
-        out["residual"][:, t] = to_numpy(res)
-        out["iterations"][:, t] = its
+        g = base + xp.asarray(xs[:, t], dtype=cp.T.dtype)[:, None] * sstar
+        r = bp(
+            cp,
+            g,
+            damping=damping,
+            adaptive=adaptive,
+            tol=tol,
+            max_iter=max_iter,
+            messages=warm.start(xs[:, t]),
+            seed=seed,
+            init_scale=init_scale,
+            correlations=False,
+            workspace=ws,
+        )
+        warm.push(r.messages, xs[:, t])
+        out["log_z"][:, t] = to_numpy(-r.free_energy) / n
+        out["energy"][:, t] = to_numpy(r.coupling_energy - r.m @ h.astype(r.m.dtype)) / n
+        out["q"][:, t] = to_numpy((r.m * sstar).sum(axis=-1)) / n
+        out["residual"][:, t] = to_numpy(r.residual)
+        out["iterations"][:, t] = r.iterations
+        out["damped"][:, t] = r.damped
     return PathResult(converged=out["residual"] < tol, **out)
 
 
 def default_batch_size(n: int, xp: Any, dtype: str) -> int:
     """Systems per chunk: everything at once on a GPU; on a CPU as many as keep the ≈5 (B,N,N)
-    working buffers within a few tens of MB (larger chunks are slower: memory bound)."""
+    buffers of an update (messages ×3, couplings, scratch) within a few tens of MB."""
     if xp is not np:
         return 1 << 30
     return max(1, _CPU_CHUNK_BYTES // (5 * n * n * np.dtype(dtype).itemsize))
@@ -203,7 +256,8 @@ class Landscape:
     """Entropy landscape of one model part: x (T,) the sweep-down grid; per reference k,
     direction r (0: down +3 → −3, 1: back up) and t the value at x[t], arrays (K,2,T):
     d, s, energy (ε, untilted), free_energy (βf = −ln Z_x/N, Eq. 7), q, converged, residual,
-    iterations; end_mismatch (K,) |d_down − d_up| at the lowest x (both branches start apart)."""
+    iterations, damped (BP needed damping); end_mismatch (K,) |d_down − d_up| at the lowest x
+    (both branches start apart)."""
 
     x: np.ndarray
     d: np.ndarray
@@ -214,6 +268,7 @@ class Landscape:
     converged: np.ndarray
     residual: np.ndarray
     iterations: np.ndarray
+    damped: np.ndarray
     end_mismatch: np.ndarray
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -249,6 +304,7 @@ def entropy_landscape(
         converged=shape(res.converged.astype(float)).astype(bool),
         residual=shape(res.residual),
         iterations=shape(res.iterations).astype(int),
+        damped=shape(res.damped.astype(float)).astype(bool),
         end_mismatch=np.abs(d[:, 0, -1] - d[:, 1, -1]),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from weightspace.ising.sampler import ising_energy
 from weightspace.nets.spins import n_spins
 
 LEVELS = {"low": (0.0, 0.10), "medium": (0.45, 0.55), "high": (0.90, 1.0), "all": (0.0, 1.0)}
@@ -94,15 +95,6 @@ def latest_model(fit_root: str | Path, scenario: str, part: str, method: str | N
     return files[0]
 
 
-def energies(configs: np.ndarray, J: np.ndarray, h: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """E(σ) = −Σ_{i<j} J_ij σ_iσ_j − Σ_i h_i σ_i per row, in chunks."""
-    out = np.empty(configs.shape[0])
-    for a in range(0, configs.shape[0], chunk):
-        s = configs[a : a + chunk].astype(float)
-        out[a : a + chunk] = -0.5 * np.einsum("ki,ki->k", s @ J, s) - s @ h
-    return out
-
-
 def pick_by_level(energy: np.ndarray, level: str, count: int, seed: int) -> np.ndarray:
     """Indices of ``count`` configurations drawn without replacement from the energy-quantile band
     of
@@ -156,6 +148,16 @@ def ensemble_pool(store_path: str | Path, pool: int) -> np.ndarray:
     return configs
 
 
+def _energies(configs: np.ndarray, model: FittedModel, chunk: int = 8192) -> np.ndarray:
+    """E(σ) of each ±1 row under ``model`` (:func:`~weightspace.ising.sampler.ising_energy`), in
+    chunks of rows to bound the float copy of a large pool."""
+    parts = [
+        ising_energy(configs[a : a + chunk].astype(float), model.J, model.h)
+        for a in range(0, configs.shape[0], chunk)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def choose_references(models: list[FittedModel], rcfg: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """Full-length (K, N_full) references from ``rcfg.path`` or from the ensemble by level; returns
     them and provenance (level, quantile band, energies under the ranking model)."""
@@ -167,7 +169,7 @@ def choose_references(models: list[FittedModel], rcfg: Any) -> tuple[np.ndarray,
     else:
         store = rcfg.get("ensemble") or rank.ensemble
         configs = ensemble_pool(store, int(rcfg.pool))
-        e = energies(configs[:, rank.start : rank.stop], rank.J, rank.h)
+        e = _energies(configs[:, rank.start : rank.stop], rank)
         idx = pick_by_level(e, str(rcfg.level), int(rcfg.count), int(rcfg.seed))
         refs = configs[idx]
         info = {
@@ -177,7 +179,7 @@ def choose_references(models: list[FittedModel], rcfg: Any) -> tuple[np.ndarray,
             "pool": int(configs.shape[0]),
             "pool_indices": idx,
         }
-    info["energy_per_spin"] = energies(refs[:, rank.start : rank.stop], rank.J, rank.h) / (
+    info["energy_per_spin"] = _energies(refs[:, rank.start : rank.stop], rank) / (
         rank.stop - rank.start
     )
     info["ranking_part"] = rank.part

@@ -17,8 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from weightspace.backend import array_module, to_numpy
-from weightspace.ising.bp import PAPER_INIT_SCALE
-from weightspace.landscape import tilted_bp as tbp
+from weightspace.ising.bp import BPResult, bp
 
 
 @dataclass
@@ -39,16 +38,12 @@ class IsoEnergy:
 
 
 def _energy_at(
-    J: Any, h: Any, sstar: Any, x_t: Any, beta: Any, msg: tbp.Messages, bp_kw: dict
-) -> tuple:
-    xp = array_module(J)
-    T = tbp.couplings_tanh(J, beta)
+    J: Any, h: Any, sstar: Any, x_t: Any, beta: Any, msg: Any, bp_kw: dict
+) -> tuple[Any, BPResult]:
+    """ε(β, x) = E(⟨σ⟩)/N of the untilted Hamiltonian, by BP of couplings βJ, fields βh + xσ*."""
     g = beta[:, None] * h[None, :] + x_t[:, None] * sstar
-    msg, res, _ = tbp.iterate(T, g, msg, **bp_kw)
-    obs = tbp.bethe_observables(J, T, g, msg, tbp.half_log_cosh_sum(J, beta))
-    n = J.shape[0]
-    eps = (-obs.pair - (obs.m * h[None, :]).sum(-1)) / n
-    return eps, obs, msg, res < bp_kw["tol"], xp
+    r = bp(J, g, beta=beta, messages=msg, correlations=False, **bp_kw)
+    return (r.coupling_energy - r.m @ h) / J.shape[0], r
 
 
 def iso_energy_paths(
@@ -63,6 +58,7 @@ def iso_energy_paths(
     energy_tol: float = 1e-5,
     max_secant: int = 30,
     damping: float = 0.5,
+    adaptive: bool = True,
     tol: float = 1e-7,
     max_iter: int = 2000,
     seed: int = 0,
@@ -74,18 +70,20 @@ def iso_energy_paths(
     n = J.shape[0]
     sstar = refs.astype(J.dtype)
     target = (-0.5 * ((sstar @ J) * sstar).sum(-1) - sstar @ h) / n
-    bp_kw = {"damping": damping, "tol": tol, "max_iter": max_iter}
-    msg = tbp.initial_messages(nb, n, PAPER_INIT_SCALE, seed, xp, J.dtype)
+    bp_kw = {"damping": damping, "adaptive": adaptive, "tol": tol, "max_iter": max_iter, "seed": seed}
+    msg = None  # first point: N(0, 0.01²) messages (paper)
     beta = xp.full(nb, float(beta0))
     out = {k: np.zeros((nb, nt)) for k in ("beta", "log_z", "energy", "q", "ok", "steps")}
     for t in tqdm(range(nt), desc=f"iso-energy N={n}", disable=not progress, mininterval=5.0):
         x_t = xp.asarray(xs[:, t], dtype=J.dtype)
         b_old = beta
-        e_old, _, msg, _, _ = _energy_at(J, h, sstar, x_t, b_old, msg, bp_kw)
+        e_old, r = _energy_at(J, h, sstar, x_t, b_old, msg, bp_kw)
+        msg = r.messages
         b_new = xp.clip(b_old + 0.05, beta_min, beta_max)
         steps = np.zeros(nb)
         for _ in range(max_secant):
-            e_new, obs, msg, bp_ok, _ = _energy_at(J, h, sstar, x_t, b_new, msg, bp_kw)
+            e_new, r = _energy_at(J, h, sstar, x_t, b_new, msg, bp_kw)
+            msg = r.messages
             gap_new, gap_old = e_new - target, e_old - target
             done = xp.abs(gap_new) < energy_tol
             if bool(done.all()):
@@ -97,10 +95,10 @@ def iso_energy_paths(
             b_old, e_old, b_new = b_new, e_new, b_next
         beta = b_new
         out["beta"][:, t] = to_numpy(beta)
-        out["log_z"][:, t] = to_numpy(obs.log_z) / n
+        out["log_z"][:, t] = to_numpy(-r.free_energy) / n
         out["energy"][:, t] = to_numpy(e_new)
-        out["q"][:, t] = to_numpy((obs.m * sstar).sum(-1)) / n
-        out["ok"][:, t] = to_numpy(bp_ok & (xp.abs(e_new - target) < energy_tol))
+        out["q"][:, t] = to_numpy((r.m * sstar).sum(-1)) / n
+        out["ok"][:, t] = to_numpy(r.converged & (xp.abs(e_new - target) < energy_tol))
         out["steps"][:, t] = steps
     out["target"] = to_numpy(target)
     return out

@@ -28,6 +28,7 @@ def bp_options(acfg: DictConfig) -> dict[str, Any]:
     b = acfg.bp
     return {
         "damping": float(b.damping),
+        "adaptive": bool(b.get("adaptive", True)),
         "tol": float(b.tol),
         "max_iter": int(b.max_iter),
         "dtype": str(b.dtype),
