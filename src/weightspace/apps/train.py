@@ -20,11 +20,14 @@ import torch
 from omegaconf import DictConfig
 
 from .. import tracking
+from ..experiments.labels import load_task_data
 from ..nets.batches import EnsembleBatches
 from ..nets.module import MeanFieldNet
+from ..nets.realnet import ensemble_accuracy
+from ..nets.spins import config_to_layers
 from ..plots.training import plot_learning_curves
 from .collect import collect
-from .common import load_data, output_dir, write_json
+from .common import output_dir, write_json
 
 
 def _write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
@@ -37,10 +40,13 @@ def _write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
 
 
 def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
-    data = load_data(cfg)
-    sc = cfg.scenario
+    data = load_task_data(cfg)
+    sc, fz = cfg.scenario, cfg.freeze
     seeds = [int(cfg.seed) + k for k in range(int(cfg.runs))]
-    model = MeanFieldNet(cfg.arch.widths, seeds, sc.lr, sc.weight_decay, sc.init_std, cfg.eval.n_samples)
+    model = MeanFieldNet(
+        cfg.arch.widths, seeds, sc.lr, sc.weight_decay, sc.init_std, cfg.eval.n_samples,
+        loss=cfg.loss, frozen=list(fz.layers), redraw_frozen=fz.redraw, frozen_field=fz.field,
+    )
     model.set_eval_data(torch.from_numpy(data.x_test), torch.from_numpy(data.y_test))
     batches = EnsembleBatches(torch.from_numpy(data.x_train), torch.from_numpy(data.y_train), seeds, sc.batch_size)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False)
@@ -51,6 +57,9 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     final = model.evaluate()
     acc = final["acc_sampled"].cpu().numpy()  # [K, E]
     best = acc.argmax(0)
+    layers = config_to_layers(final["configs"].float(), list(cfg.arch.widths))  # [K, E, N_l, N_{l-1}]
+    x_tr, y_tr = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    train_acc = torch.stack([ensemble_accuracy([w[k] for w in layers], x_tr, y_tr) for k in range(len(acc))]).numpy()
     configs = final["configs"].cpu().numpy()[best, np.arange(len(seeds))].astype(np.int8)
     np.savez(
         out / "result.npz",
@@ -72,6 +81,9 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         "test_acc_sampled_best": float(acc.max(0).mean()),
         "test_acc_sampled_best_std": float(acc.max(0).std()),
         "test_acc_sampled_mean": float(acc.mean()),
+        "test_acc_sampled_mean_std": float(acc.mean(0).std()),
+        "train_acc_sampled_mean": float(train_acc.mean()),  # the same samples on the training set
+        "train_acc_sampled_mean_std": float(train_acc.mean(0).std()),
         "test_acc_meanfield": float(final["acc_meanfield"].mean()),
         "train_ce": float(curves["train_ce"][-1].mean()),
         "epochs": float(epochs),
@@ -99,11 +111,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
         torch.set_num_threads(int(cfg.threads))
     if cfg.task == "collect":
         return collect(cfg, out)  # makes its loggers on rank 0 only
+    from ..experiments.tasks import TASKS  # imports this module (train) itself
+
+    if cfg.task not in ("train", *TASKS):
+        raise ValueError(f"task={cfg.task!r}: choose one of train, collect, {', '.join(TASKS)}")
     loggers = tracking.make_loggers(cfg.get("logger"))
     try:
         tracking.log_config(loggers, cfg)
-        if cfg.task == "train":
-            return train(cfg, out, loggers)
-        raise ValueError(f"task={cfg.task!r}: choose one of train, collect")
+        return (train if cfg.task == "train" else TASKS[cfg.task])(cfg, out, loggers)
     finally:
         tracking.finish(loggers)

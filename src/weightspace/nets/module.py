@@ -22,11 +22,12 @@ from functools import cache, partial
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .batches import SAMPLE, EnsembleBatches, NoiseStream, stream_seed
 from .forward import fixed_forward, lrelu
+from .freeze import check_redraw, frozen_fields, frozen_layer_indices
+from .losses import check_loss, per_network_loss
 from .meanfield import meanfield_grads, meanfield_logits, sample_weights
 from .spins import layer_shapes, layers_to_config
 
@@ -89,10 +90,13 @@ def compiled_grads(reduce: bool) -> Callable[..., tuple[Tensor, list[Tensor]]]:
 
 
 class MeanFieldNet(L.LightningModule):
-    """E mean-field binary networks of the same widths trained with Adam on softmax cross-entropy.
+    """E mean-field binary networks of the same widths trained with Adam on softmax cross-entropy
+    (``loss="hinge"``: multi-class hinge, :mod:`.losses`; history key ``train_ce`` holds that loss).
 
     The L2 term adds ``weight_decay * theta`` to the gradient (Adam's coupled weight decay),
-    as in the paper's protocol (App. D).
+    as in the paper's protocol (App. D). ``frozen`` parts (e.g. ``["itr"]``) are quenched to random
+    signs, theta = ±``frozen_field``, and never trained (:mod:`.freeze`; paper Sec. IV F); with
+    ``redraw_frozen="every_epoch"`` their signs are redrawn at every epoch start.
     """
 
     def __init__(
@@ -103,12 +107,22 @@ class MeanFieldNet(L.LightningModule):
         weight_decay: float = 1e-5,
         init_std: float = 0.1,
         n_eval_samples: int = 10,
+        loss: str = "ce",
+        frozen: Sequence[str] = (),
+        redraw_frozen: str = "never",
+        frozen_field: float = 10.0,
     ) -> None:
         super().__init__()
+        check_loss(loss)
+        check_redraw(redraw_frozen)
         self.save_hyperparameters()
         self.widths = [int(w) for w in widths]
         self.seeds = [int(s) for s in seeds]
         self.thetas = nn.ParameterList(nn.Parameter(t) for t in init_fields(self.widths, self.seeds, init_std))
+        self.frozen_layers = frozen_layer_indices(self.widths, list(frozen))
+        if len(self.frozen_layers) == len(self.thetas):
+            raise ValueError(f"freeze.layers={list(frozen)}: freezes every weight matrix; nothing left to train")
+        self._set_frozen(0)
         self.eval_data: tuple[Tensor, Tensor] | None = None
         self.history: list[dict[str, Tensor]] = []  # per epoch, per-network values [E]
         self.epoch_seconds: list[float] = []
@@ -127,7 +141,19 @@ class MeanFieldNet(L.LightningModule):
     def forward(self, x: Tensor, eps: Sequence[Tensor] | None = None) -> Tensor:
         return meanfield_logits(list(self.thetas), x, eps)
 
+    @torch.no_grad()
+    def _set_frozen(self, epoch: int) -> None:
+        """Quench the frozen layers to the signs of ``epoch`` (0 at construction)."""
+        for l in self.frozen_layers:
+            th = self.thetas[l].requires_grad_(False)
+            th.copy_(frozen_fields(tuple(th.shape[1:]), self.seeds, epoch, self.hparams.frozen_field, l))
+
+    def _maybe_redraw(self, epoch: int) -> None:
+        if epoch > 0 and self.hparams.redraw_frozen == "every_epoch":
+            self._set_frozen(epoch)
+
     def on_train_epoch_start(self) -> None:
+        self._maybe_redraw(self.current_epoch)
         self._t0 = time.perf_counter()
 
     def on_fit_start(self) -> None:
@@ -142,7 +168,7 @@ class MeanFieldNet(L.LightningModule):
         x, y = batch  # [E, B, N_0], [E, B]
         eps = self._eps(x.shape[1])
         logits = self(x, eps)
-        ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
+        ce = per_network_loss(logits, y, self.hparams.loss)
         self._ce_sum = self._ce_sum.to(ce.device) + ce.detach()
         self._ce_count += 1
         return ce.sum()  # networks are independent: each one's gradient is its own mean CE's
@@ -193,18 +219,21 @@ class MeanFieldNet(L.LightningModule):
         """Train all networks ``epochs`` epochs on ``x [P, N_0]``, ``y [P]`` (on this module's device)
         with the hand-written gradient and the optimizer of :meth:`configure_optimizers`; appends the
         per-network mean training CE of each epoch to ``history``; calls ``on_epoch(epoch)``."""
+        if self.hparams.loss != "ce":
+            raise ValueError(f"loss={self.hparams.loss}: fit_manual trains cross-entropy only; use Trainer.fit")
         opt = self.configure_optimizers()
         grad_fn = compiled_grads(batch_size <= REDUCE_MAX_BATCH) if compile else meanfield_grads
         batches = EnsembleBatches(x, y, self.seeds, batch_size)
         self._noise = None
         params = list(self.thetas)
         for epoch in range(epochs):
+            self._maybe_redraw(epoch)
             t0 = time.perf_counter()
             ce_sum = torch.zeros(self.n_networks, device=self.device)
             for xb, yb in batches:
                 ce, grads = grad_fn([p.detach() for p in params], xb, yb, self._eps(batch_size))
                 for p, g in zip(params, grads):
-                    p.grad = g
+                    p.grad = g if p.requires_grad else None
                 opt.step()
                 ce_sum += ce
             self.epoch_seconds.append(time.perf_counter() - t0)

@@ -1,0 +1,40 @@
+"""Hydra callback: aggregate a multirun when its last job has finished (one-command experiments).
+
+In an experiment config::
+
+    hydra:
+      callbacks:
+        aggregate:
+          _target_: weightspace.experiments.callbacks.AggregateSweep
+          kind: double_descent
+
+After the sweep, ``task=aggregate`` runs on the sweep dir and writes its figure, table and
+metrics to ``<sweep dir>/aggregate/`` (and to the configured loggers).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+
+class AggregateSweep(Callback):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from ..apps.train import run
+
+        sweep = Path(config.hydra.sweep.dir)
+        cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        with open_dict(cfg):
+            cfg.task = "aggregate"
+            cfg.aggregate.dir = str(sweep)
+            cfg.aggregate.kind = self.kind
+            cfg.paths.root_dir = os.getcwd()
+            cfg.paths.output_dir = str(sweep / "aggregate")
+        run(cfg)

@@ -1,0 +1,347 @@
+"""``python train.py task=<name>`` for the experiments: each ``task(cfg, out, loggers)`` writes its
+figure, table (CSV + W&B) and ``metrics.json`` to the run dir and returns the metrics.
+
+- ``train_real``: real-valued-weight nets (:class:`weightspace.nets.realnet.RealNet`).
+- ``compare``: train every ``compare.variants`` entry (config overrides, e.g. frozen layers)
+  with ``task=train`` into ``<run dir>/<variant>/`` and draw their curves together (Fig. 11).
+- ``aggregate``: figure + table of a multirun dir (``aggregate.kind``: double_descent, depth).
+- ``tsne``: t-SNE of initial vs learned configurations of an ensemble store (Fig. 2(b)).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from .. import tracking
+from ..apps.common import load_data, write_json
+from ..apps.train import _write_history, train
+from ..ensemble.configs import load_configs
+from ..ensemble.store import EnsembleStore
+from ..nets.batches import EnsembleBatches
+from ..nets.realnet import RealNet
+from ..nets.spins import n_spins
+from . import double_descent as dd
+from . import tsne as ts
+from .depth import crossover_width, plot_depth
+from .freeze import gap_to_reference, plot_mean_std, read_history
+from .labels import load_task_data
+from .sweeps import curve, read_sweep
+
+Task = Callable[[DictConfig, Path, list], dict[str, float]]
+
+# metrics.json keys of the train / test accuracy of each training task (mean over networks, std)
+ACC_KEYS = {
+    "train": ("train_acc_sampled_mean", "test_acc_sampled_mean"),
+    "train_real": ("train_acc", "test_acc"),
+}
+
+
+def train_real(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
+    """Train ``runs`` real-valued nets of ``arch.widths`` (options under ``real``, data from
+    ``scenario``); train/test accuracy per epoch, final means and stds over networks."""
+    data = load_task_data(cfg)
+    r = cfg.real
+    seeds = [int(cfg.seed) + k for k in range(int(cfg.runs))]
+    model = RealNet(cfg.arch.widths, seeds, r.lr, r.weight_decay, r.init_std, cfg.loss)
+    x_tr, y_tr = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    model.set_eval_data("train", x_tr, y_tr)
+    model.set_eval_data("test", torch.from_numpy(data.x_test), torch.from_numpy(data.y_test))
+    trainer = hydra.utils.instantiate(
+        cfg.trainer, logger=loggers or False, max_epochs=int(r.epochs)
+    )
+    t0 = time.perf_counter()
+    trainer.fit(model, train_dataloaders=EnsembleBatches(x_tr, y_tr, seeds, int(r.batch_size)))
+    wall = time.perf_counter() - t0
+    curves = {k: torch.stack([row[k] for row in model.history]).numpy() for k in model.history[0]}
+    _write_history(out / "history.csv", curves)
+    title = (
+        f"real-valued {list(cfg.arch.widths)}, {data.name}, P={len(data.x_train)}, E={len(seeds)}"
+    )
+    epochs = np.arange(1, len(curves["test_acc"]) + 1)
+    series = {
+        s: (epochs, curves[f"{s}_acc"].mean(1), curves[f"{s}_acc"].std(1))
+        for s in ("train", "test")
+    }
+    fig = plot_mean_std(series, out / "learning_curves.png", "accuracy", title)
+    tracking.log_figure(loggers, "learning_curves", fig)
+    metrics = {
+        "train_acc": float(curves["train_acc"][-1].mean()),
+        "train_acc_std": float(curves["train_acc"][-1].std()),
+        "test_acc": float(curves["test_acc"][-1].mean()),
+        "test_acc_std": float(curves["test_acc"][-1].std()),
+        "train_loss": float(curves["train_loss"][-1].mean()),
+        "epochs": float(len(model.epoch_seconds)),
+        "seconds_per_epoch": float(np.mean(model.epoch_seconds)),
+        "wall_seconds": wall,
+    }
+    write_json(out / "metrics.json", metrics)
+    tracking.log_metrics(loggers, {f"final/{k}": v for k, v in metrics.items()})
+    print(
+        f"\nweightspace train_real: {len(seeds)} real-valued nets {list(cfg.arch.widths)} on "
+        f"{data.name} (P={len(data.x_train)}), {len(model.epoch_seconds)} epochs: train acc "
+        f"{metrics['train_acc']:.4f}, test acc {metrics['test_acc']:.4f}"
+        f" ± {metrics['test_acc_std']:.4f}\n"
+        f"  run dir: {out}"
+    )
+    return metrics
+
+
+def compare(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
+    """Train each variant of ``compare.variants`` (name -> config overrides) with ``task=train``
+    into ``out/<name>``; plot ``compare.key`` mean ± std per epoch; table of final numbers."""
+    cc = cfg.compare
+    if not cc.variants:
+        raise ValueError(
+            "compare.variants is empty: give name -> overrides, e.g. experiment=itr_freeze"
+        )
+    histories: dict[str, dict[str, np.ndarray]] = {}
+    rows: list[dict[str, Any]] = []
+    for name, overrides in cc.variants.items():
+        vcfg = OmegaConf.merge(cfg, overrides)
+        vdir = out / str(name)
+        vdir.mkdir(parents=True, exist_ok=True)
+        m = train(vcfg, vdir, [])
+        histories[str(name)] = read_history(vdir / "history.csv")
+        rows.append(
+            {
+                "variant": str(name),
+                "frozen": " ".join(map(str, vcfg.freeze.layers)) or "-",
+                "redraw": str(vcfg.freeze.redraw),
+                "final_mean": m[cc.key],
+                "final_std": m[f"{cc.key}_std"] if f"{cc.key}_std" in m else float("nan"),
+                "seconds_per_epoch": m["seconds_per_epoch"],
+            }
+        )
+    if cc.reference not in histories:
+        raise ValueError(
+            f"compare.reference={cc.reference!r}: not one of the variants {list(histories)}"
+        )
+    gaps = gap_to_reference(histories, str(cc.reference), str(cc.key))
+    for row in rows:
+        row["gap_to_reference"] = gaps[row["variant"]]
+    title = f"{cfg.arch.name}, {cfg.dataset.name}, {int(cfg.runs)} runs each"
+    series = {
+        n: (h["epoch"], h[f"{cc.key}_mean"], h[f"{cc.key}_std"]) for n, h in histories.items()
+    }
+    fig = plot_mean_std(series, out / "comparison.png", str(cc.key).replace("_", " "), title)
+    tracking.log_figure(loggers, "comparison", fig)
+    tracking.log_table(loggers, "comparison", rows, out / "comparison.csv")
+    epochs = len(next(iter(histories.values()))["epoch"])
+    for t in range(epochs):  # per-epoch curves of every variant, one monotone step axis
+        tracking.log_metrics(
+            loggers, {f"{n}/{cc.key}": h[f"{cc.key}_mean"][t] for n, h in histories.items()}, t
+        )
+    metrics = {
+        f"{r['variant']}/{k}": float(r[k])
+        for r in rows
+        for k in ("final_mean", "final_std", "gap_to_reference", "seconds_per_epoch")
+    }
+    write_json(out / "metrics.json", metrics)
+    print("\nweightspace compare (" + str(cc.key) + ", final epoch):")
+    for r in rows:
+        print(
+            f"  {r['variant']:>14}: {r['final_mean']:.4f} ± {r['final_std']:.4f} "
+            f"(gap {r['gap_to_reference']:+.4f}), {r['seconds_per_epoch']:.3f} s/epoch"
+        )
+    print(f"  run dir: {out}")
+    return metrics
+
+
+def _with_errors(row: dict[str, Any]) -> dict[str, Any]:
+    """Row plus ``train_error``, ``test_error`` and their stds from the task's accuracy keys."""
+    if row["task"] not in ACC_KEYS:
+        raise ValueError(
+            f"aggregate: job {row['job']}: task={row['task']} is not one of {list(ACC_KEYS)}"
+        )
+    out = dict(row)
+    for split, key in zip(("train", "test"), ACC_KEYS[row["task"]]):
+        if key not in row:
+            raise ValueError(
+                f"aggregate: job {row['job']}: no {key} in metrics.json; rerun it with this version"
+            )
+        out[f"{split}_error"] = 1.0 - row[key]
+        out[f"{split}_error_std"] = row.get(f"{key}_std", 0.0)
+    return out
+
+
+def _aggregate_double_descent(
+    rows: list[dict[str, Any]], out: Path, loggers: list
+) -> tuple[dict, list]:
+    rows = [_with_errors(r) for r in rows]
+    curves, metrics = {}, {}
+    for task in sorted({r["task"] for r in rows}):
+        sub = [r for r in rows if r["task"] == task]
+        c = {s: curve(sub, "alpha", f"{s}_error", f"{s}_error_std") for s in ("train", "test")}
+        curves[task] = c
+        peak_alpha, prominence = dd.find_error_peak(c["test"]["x"], c["test"]["y"])
+        metrics |= {
+            f"{task}/interpolation_alpha": dd.interpolation_alpha(c["train"]["x"], c["train"]["y"]),
+            f"{task}/peak_alpha": peak_alpha,
+            f"{task}/peak_prominence": prominence,
+            f"{task}/min_train_error": float(c["train"]["y"].min()),
+            f"{task}/min_test_error": float(c["test"]["y"].min()),
+        }
+    r0 = rows[0]
+    title = f"{r0['labels']}, loss {r0['loss']}, P={r0['n_train']}"
+    fig = dd.plot_double_descent(curves, out / "double_descent.png", title)
+    tracking.log_figure(loggers, "double_descent", fig)
+    keys = (
+        "task",
+        "hidden",
+        "n_params",
+        "n_train",
+        "alpha",
+        "train_error",
+        "train_error_std",
+        "test_error",
+        "test_error_std",
+    )
+    table = [{k: r[k] for k in keys} for r in sorted(rows, key=lambda r: (r["task"], r["alpha"]))]
+    return metrics, table
+
+
+def _aggregate_depth(rows: list[dict[str, Any]], out: Path, loggers: list) -> tuple[dict, list]:
+    key = "test_acc_sampled_best"
+    deep = [r for r in rows if r["depth"] > 1]
+    shallow = [r for r in rows if r["depth"] == 1]
+    if not deep:
+        raise ValueError("aggregate.kind=depth: the multirun has no net with hidden layers")
+    c = curve(deep, "hidden", key, f"{key}_std")
+    sh = curve(shallow, "depth", key, f"{key}_std") if shallow else None
+    band = {"y": float(sh["y"][0]), "std": float(sh["std"][0])} if sh else {}
+    fig = plot_depth(c, band, out / "depth.png", f"binary nets, P={rows[0]['n_train']}")
+    tracking.log_figure(loggers, "depth", fig)
+    metrics = {
+        "shallow_acc": band.get("y", float("nan")),
+        "shallow_acc_std": band.get("std", float("nan")),
+        "deep_acc_max": float(c["y"].max()),
+        "crossover_h": crossover_width(c["x"], c["y"], band["y"]) if band else float("nan"),
+    }
+    table = [
+        {
+            "widths": "-".join(map(str, r["widths"])),
+            "hidden": r["hidden"],
+            "n_params": r["n_params"],
+            key: r[key],
+            f"{key}_std": r.get(f"{key}_std", 0.0),
+            "runs": r["runs"],
+        }
+        for r in sorted(rows, key=lambda r: (r["depth"], r["hidden"]))
+    ]
+    return metrics, table
+
+
+AGGREGATIONS = {"double_descent": _aggregate_double_descent, "depth": _aggregate_depth}
+
+
+def aggregate(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
+    """Figure and table of the multirun dir ``aggregate.dir`` (``aggregate.kind``)."""
+    ac = cfg.aggregate
+    if not ac.dir:
+        raise ValueError(
+            "aggregate.dir is not set: give the multirun dir, e.g. aggregate.dir=multirun/<time>"
+        )
+    if ac.kind not in AGGREGATIONS:
+        raise ValueError(f"aggregate.kind={ac.kind!r}: choose one of {list(AGGREGATIONS)}")
+    rows, failed = read_sweep(ac.dir)
+    if not rows:
+        raise ValueError(
+            f"aggregate.dir={ac.dir}: no job finished (no metrics.json); jobs: {failed}"
+        )
+    metrics, table = AGGREGATIONS[ac.kind](rows, out, loggers)
+    metrics |= {"jobs": float(len(rows)), "failed_jobs": float(len(failed))}
+    tracking.log_table(loggers, ac.kind, table, out / f"{ac.kind}.csv")
+    tracking.log_metrics(loggers, metrics)
+    write_json(out / "metrics.json", metrics)
+    print(
+        f"\nweightspace aggregate ({ac.kind}) of {ac.dir}: {len(rows)} jobs"
+        + (f", {len(failed)} FAILED (no metrics.json): {failed}" if failed else "")
+    )
+    for k, v in metrics.items():
+        print(f"  {k}: {v:.6g}")
+    print(f"  run dir: {out}")
+    return metrics
+
+
+def _solutions(tc: DictConfig, widths: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``(configs, trial seeds, widths)``: a store carries its seeds; a .npy gets seeds 0..M-1."""
+    path = Path(str(tc.configs))
+    if path.is_dir():
+        configs, widths = load_configs(path, widths, limit=int(tc.n), option="tsne.configs")
+        seeds = EnsembleStore(path).load(limit=int(tc.n)).seed
+        return configs, seeds, widths
+    configs, widths = load_configs(path, widths, limit=int(tc.n), option="tsne.configs")
+    return configs, np.arange(len(configs)), widths
+
+
+def tsne(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
+    """Fig. 2(b): t-SNE of each solution's trial-initial configuration and of the solutions."""
+    tc = cfg.tsne
+    solutions, seeds, widths = _solutions(tc, list(cfg.arch.widths))
+    if len(solutions) < 10:
+        raise ValueError(
+            f"tsne.configs={tc.configs}: only {len(solutions)} configurations; collect more"
+        )
+    if n_spins(widths) != solutions.shape[1]:
+        raise ValueError(
+            f"tsne.configs={tc.configs}: {solutions.shape[1]} spins do not match widths {widths}"
+        )
+    initial = ts.initial_configs(
+        widths, [int(s) for s in seeds], float(cfg.scenario.init_std), int(tc.seed)
+    )
+    data = load_data(cfg)
+    x, y = data.x_test[: int(tc.n_test)], data.y_test[: int(tc.n_test)]
+    acc_init, acc_sol = (
+        ts.configs_accuracy(initial, widths, x, y),
+        ts.configs_accuracy(solutions, widths, x, y),
+    )
+    both = np.concatenate([initial, solutions])
+    is_sol = np.r_[np.zeros(len(initial), bool), np.ones(len(solutions), bool)]
+    t0 = time.perf_counter()
+    emb = ts.embed(both, int(tc.pca_dims), float(tc.perplexity), int(tc.seed))
+    seconds = time.perf_counter() - t0
+    acc = np.r_[acc_init, acc_sol]
+    np.savez(
+        out / "tsne.npz", embedding=emb, is_solution=is_sol, test_acc=acc, seeds=np.asarray(seeds)
+    )
+    fig = ts.plot_tsne(
+        emb,
+        is_sol,
+        acc,
+        out / "tsne.png",
+        f"{len(solutions)} solutions vs initial, N={both.shape[1]}",
+    )
+    tracking.log_figure(loggers, "tsne", fig)
+    metrics = {
+        "n_each": float(len(solutions)),
+        "acc_initial_mean": float(acc_init.mean()),
+        "acc_solutions_mean": float(acc_sol.mean()),
+        "overlap_initial": ts.mean_overlap(initial),
+        "overlap_solutions": ts.mean_overlap(solutions),
+        "knn_purity": ts.knn_purity(emb, is_sol.astype(int)),
+        "tsne_seconds": seconds,
+    }
+    write_json(out / "metrics.json", metrics)
+    tracking.log_metrics(loggers, metrics)
+    print(
+        "\nweightspace tsne: "
+        + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        + f"\n  run dir: {out}"
+    )
+    return metrics
+
+
+TASKS: dict[str, Task] = {
+    "train_real": train_real,
+    "compare": compare,
+    "aggregate": aggregate,
+    "tsne": tsne,
+}

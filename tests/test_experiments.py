@@ -1,0 +1,291 @@
+"""Experiments: real-valued nets, frozen layers, double descent / depth aggregation, t-SNE."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, compose_cfg
+from omegaconf import OmegaConf
+
+from weightspace.apps.train import run
+from weightspace.data import Dataset
+from weightspace.experiments import tsne as ts
+from weightspace.experiments.depth import crossover_width
+from weightspace.experiments.double_descent import find_error_peak, interpolation_alpha
+from weightspace.experiments.labels import to_parity
+from weightspace.experiments.sweeps import curve
+from weightspace.nets.batches import EnsembleBatches
+from weightspace.nets.freeze import frozen_fields, frozen_layer_indices
+from weightspace.nets.losses import per_network_loss
+from weightspace.nets.module import MeanFieldNet, init_fields
+from weightspace.nets.realnet import RealNet
+
+
+def _numpy_forward(ws, x):
+    a = x
+    for l, w in enumerate(ws):
+        z = a @ w.T
+        a = z if l == len(ws) - 1 else np.where(z > 0, z, 0.1 * z) / math.sqrt(w.shape[1])
+    return a
+
+
+def _fit(model, x, y, batch, epochs):
+    import lightning as L
+
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    trainer.fit(model, train_dataloaders=EnsembleBatches(x, y, model.seeds, batch))
+
+
+# ---- real-valued nets and losses ------------------------------------------------------------
+
+
+def test_realnet_forward_and_losses_match_closed_forms():
+    net = RealNet([5, 4, 3], seeds=[7, 8])
+    x = torch.randn(6, 5)
+    out = net(x).detach().numpy()
+    for e in range(2):
+        ref = _numpy_forward([w[e].detach().numpy() for w in net.weights], x.numpy())
+        np.testing.assert_allclose(out[e], ref, rtol=1e-5, atol=1e-6)
+    z = torch.tensor([[[2.0, 0.5], [0.0, 0.3]]])  # E=1, B=2, C=2
+    y = torch.tensor([[0, 0]])
+    hinge = [max(0.0, 1 - (2.0 - 0.5)) / 2, max(0.0, 1 - (0.0 - 0.3)) / 2]
+    assert per_network_loss(z, y, "hinge").item() == pytest.approx(np.mean(hinge))
+    ce = [-(2.0 - np.log(np.exp(2.0) + np.exp(0.5))), -(0.0 - np.log(1 + np.exp(0.3)))]
+    assert per_network_loss(z, y, "ce").item() == pytest.approx(np.mean(ce), rel=1e-6)
+    with pytest.raises(ValueError, match="loss="):
+        per_network_loss(z, y, "mse")
+
+
+def test_realnet_separates_linearly_separable_data_and_is_ensemble_independent():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 6, generator=g)
+    teacher = torch.randn(2, 6, generator=g)
+    score = x @ teacher.T
+    keep = (score[:, 0] - score[:, 1]).abs() > 1.0  # a margin: separable, and fast to fit
+    x, y = x[keep], score[keep].argmax(-1)
+    pair = RealNet([6, 2], seeds=[3, 4], lr=0.1)
+    pair.set_eval_data("train", x, y)
+    _fit(pair, x, y, batch=len(x), epochs=60)
+    assert (
+        pair.history[-1]["train_acc"].min().item() == 1.0
+    )  # separable by a linear net (no hidden layer)
+    alone = RealNet([6, 2], seeds=[4], lr=0.1)
+    _fit(alone, x, y, batch=len(x), epochs=60)
+    torch.testing.assert_close(alone.weights[0][0], pair.weights[0][1], rtol=1e-4, atol=1e-5)
+
+
+# ---- frozen layers ---------------------------------------------------------------------------
+
+
+def test_frozen_layer_indices():
+    w = [20, 15, 15, 15, 10]
+    assert frozen_layer_indices(w, ["itr"]) == [1, 2]
+    assert frozen_layer_indices(w, ["lb", "rb"]) == [0, 3]
+    assert frozen_layer_indices(w, ["layer3"]) == [2]
+    with pytest.raises(ValueError, match="part="):
+        frozen_layer_indices(w, ["middle"])
+
+
+def test_frozen_interior_stays_fixed_and_redraws_every_epoch():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(400, 8, generator=g), torch.randint(0, 4, (400,), generator=g)
+    seeds = [11, 12]
+    fixed = MeanFieldNet([8, 30, 30, 4], seeds, frozen=["itr"])
+    start = [t.detach().clone() for t in fixed.thetas]
+    _fit(fixed, x, y, batch=50, epochs=2)
+    assert torch.equal(fixed.thetas[1], start[1])  # never trained
+    assert torch.equal(fixed.thetas[1].abs(), torch.full_like(start[1], 10.0))
+    plus = (start[1] > 0).float().mean().item()  # 1800 fair signs: mean 0.5, std 0.012
+    assert abs(plus - 0.5) < 0.05
+    assert not torch.equal(fixed.thetas[0], start[0]) and not torch.equal(fixed.thetas[2], start[2])
+    alone = MeanFieldNet([8, 30, 30, 4], [12], frozen=["itr"])
+    assert torch.equal(alone.thetas[1][0], start[1][1])  # each network's signs from its own seed
+
+    redrawn = MeanFieldNet([8, 30, 30, 4], seeds, frozen=["itr"], redraw_frozen="every_epoch")
+    assert torch.equal(redrawn.thetas[1], start[1])
+    _fit(redrawn, x, y, batch=50, epochs=2)
+    torch.testing.assert_close(redrawn.thetas[1], frozen_fields((30, 30), seeds, 1, 10.0, 1))
+    flipped = (torch.sign(redrawn.thetas[1]) != torch.sign(start[1])).float().mean().item()
+    assert abs(flipped - 0.5) < 0.05  # independent redraw: half the signs change
+    with pytest.raises(ValueError, match="freeze.layers"):
+        MeanFieldNet([8, 4], seeds, frozen=["full"])
+    with pytest.raises(ValueError, match="freeze.redraw"):
+        MeanFieldNet([8, 4], seeds, redraw_frozen="sometimes")
+
+
+def test_itr_freeze_quick_experiment(make_cfg, tmp_path):
+    cfg = make_cfg("train", ["experiment=itr_freeze_quick", "logger=none", "scenario.epochs=1"])
+    metrics = run(cfg)
+    for name in ("trained", "itr_frozen", "itr_redrawn"):
+        assert (tmp_path / name / "history.csv").is_file()
+        assert 0.05 < metrics[f"{name}/final_mean"] <= 1
+    assert metrics["trained/gap_to_reference"] == 0.0
+    assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.csv").is_file()
+    result = np.load(tmp_path / "itr_frozen" / "result.npz")
+    assert np.all(np.abs(result["theta2"]) == 10.0)  # the interior of 20-15-15-10 is W^2
+
+
+# ---- labels, aggregation, double descent, depth ------------------------------------------------
+
+
+def test_parity_labels():
+    y = np.arange(10)
+    d = Dataset(
+        "m", np.zeros((10, 2), np.float32), y, np.zeros((10, 2), np.float32), y[::-1].copy(), 10
+    )
+    p = to_parity(d)
+    assert p.n_classes == 2 and list(p.y_train) == [0, 1] * 5 and list(p.y_test) == [1, 0] * 5
+
+
+def test_interpolation_and_peak_detection():
+    a = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
+    assert interpolation_alpha(a, np.array([0.5, 0.2, 0.0, 0.01, 0.0]), tol=1e-3) == 10.0
+    assert interpolation_alpha(a[::-1], np.array([0.0, 0.0, 0.0, 0.2, 0.5]), tol=1e-3) == 1.0
+    assert math.isnan(interpolation_alpha(a, np.full(5, 0.1)))
+    where, prom = find_error_peak(a, np.array([0.5, 0.4, 0.45, 0.3, 0.2]))
+    assert where == 1.0 and prom == pytest.approx(0.05)
+    assert find_error_peak(a, np.array([0.5, 0.4, 0.3, 0.25, 0.2]))[1] == 0.0
+    assert crossover_width(np.array([2, 4, 8, 16]), np.array([0.6, 0.75, 0.7, 0.8]), 0.72) == 16.0
+
+
+def test_curve_pools_runs_with_total_variance():
+    rows = [
+        {"x": 1, "m": 0.2, "s": 0.1},
+        {"x": 1, "m": 0.4, "s": 0.1},
+        {"x": 0, "m": 0.5, "s": 0.0},
+    ]
+    c = curve(rows, "x", "m", "s")
+    assert list(c["x"]) == [0, 1] and c["y"][1] == pytest.approx(0.3)
+    assert c["std"][1] == pytest.approx(math.sqrt(0.01 + 0.01))  # within 0.1^2 + between 0.1^2
+
+
+def _fake_job(root, k, overrides, metrics):
+    cfg = compose_cfg("train", overrides, root / str(k))
+    (root / str(k) / ".hydra").mkdir(parents=True)
+    OmegaConf.save(
+        OmegaConf.masked_copy(cfg, [c for c in cfg if c != "hydra"]),
+        root / str(k) / ".hydra/config.yaml",
+    )
+    if metrics is not None:
+        (root / str(k) / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_aggregate_double_descent_and_depth(make_cfg, tmp_path):
+    sweep = tmp_path / "sweep"
+    base = ["experiment=double_descent", "runs=2"]
+    for k, (task, h, tr, te) in enumerate(
+        [
+            ("train", 4, 0.6, 0.55),
+            ("train", 32, 0.7, 0.65),
+            ("train_real", 4, 0.8, 0.6),
+            ("train_real", 32, 1.0, 0.5),
+        ]
+    ):
+        keys = (
+            ("train_acc_sampled_mean", "test_acc_sampled_mean")
+            if task == "train"
+            else ("train_acc", "test_acc")
+        )
+        _fake_job(sweep, k, [*base, f"task={task}", f"arch.hidden={h}"], {keys[0]: tr, keys[1]: te})
+    _fake_job(sweep, 4, [*base, "arch.hidden=8"], None)  # a job that died: reported, not averaged
+    cfg = make_cfg("train", ["task=aggregate", f"aggregate.dir={sweep}", "logger=none"])
+    m = run(cfg)
+    assert m["jobs"] == 4 and m["failed_jobs"] == 1
+    assert m["train_real/interpolation_alpha"] == pytest.approx(
+        (32 * 32 + 30 * 32) / 2000
+    )  # N = h^2 + 30h
+    assert math.isnan(m["train/interpolation_alpha"])
+    assert m["train/min_test_error"] == pytest.approx(0.35)
+    rows = (tmp_path / "double_descent.csv").read_text().splitlines()
+    assert len(rows) == 5 and (tmp_path / "double_descent.png").is_file()
+
+    depth = tmp_path / "depth_sweep"
+    for k, (w, acc) in enumerate([("[20,10]", 0.7), ("[20,4,4,10]", 0.65), ("[20,16,16,10]", 0.8)]):
+        _fake_job(
+            depth,
+            k,
+            ["experiment=deep_vs_shallow", f"arch.widths={w}"],
+            {"test_acc_sampled_best": acc, "test_acc_sampled_best_std": 0.01},
+        )
+    cfg = make_cfg(
+        "train", ["task=aggregate", f"aggregate.dir={depth}", "aggregate.kind=depth", "logger=none"]
+    )
+    m = run(cfg)
+    assert m["shallow_acc"] == pytest.approx(0.7) and m["crossover_h"] == 16.0
+
+
+def test_double_descent_quick_multirun_aggregates(tmp_path):
+    env = dict(os.environ, WANDB_SILENT="true")
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "experiment=double_descent_quick",
+        "arch.hidden=2,16",
+        "real.epochs=5",
+        f"hydra.sweep.dir={tmp_path}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = json.loads((tmp_path / "aggregate" / "metrics.json").read_text())
+    assert m["jobs"] == 4 and m["failed_jobs"] == 0
+    assert (tmp_path / "aggregate" / "double_descent.png").is_file()
+    real = json.loads((tmp_path / "3" / "metrics.json").read_text())  # task=train_real, h=16
+    assert real["epochs"] == 5 and 0 <= real["train_acc"] <= 1
+
+
+# ---- t-SNE --------------------------------------------------------------------------------------
+
+
+def test_overlap_purity_and_initial_configs():
+    rng = np.random.default_rng(0)
+    c = rng.choice([-1, 1], size=(30, 50)).astype(np.int8)
+    brute = np.mean([c[a] @ c[b] / 50 for a in range(30) for b in range(30) if a != b])
+    assert ts.mean_overlap(c) == pytest.approx(brute)
+    pts = np.r_[rng.normal(0, 1, (50, 2)), rng.normal(20, 1, (50, 2))]
+    labels = np.r_[np.zeros(50, int), np.ones(50, int)]
+    assert ts.knn_purity(pts, labels) == 1.0
+    assert abs(ts.knn_purity(pts, rng.permutation(labels)) - 0.5) < 0.1
+    widths, seeds = [6, 4, 3], [5, 9, 13]
+    init = ts.initial_configs(
+        widths, seeds, init_std=20.0, sample_seed=0
+    )  # |theta| >> 1: w = sign(theta)
+    theta = torch.cat([t.flatten(1) for t in init_fields(widths, seeds, 20.0)], 1).numpy()
+    assert (init == np.sign(theta)).mean() > 0.95
+
+
+def test_tsne_separates_solutions_from_random_starts(make_cfg, tmp_path):
+    rng = np.random.default_rng(1)
+    n = 20 * 15 + 15 * 15 + 15 * 10
+    center = rng.choice([-1, 1], n)
+    sols = np.where(rng.random((60, n)) < 0.1, -center, center).astype(
+        np.int8
+    )  # a cluster (q ~ 0.64)
+    np.save(tmp_path / "sols.npy", sols)
+    cfg = make_cfg(
+        "train",
+        [
+            "experiment=tsne_quick",
+            f"tsne.configs={tmp_path / 'sols.npy'}",
+            "tsne.n_test=500",
+            "logger=none",
+        ],
+    )
+    m = run(cfg)
+    assert m["n_each"] == 60 and m["knn_purity"] > 0.95
+    assert (
+        m["overlap_solutions"] == pytest.approx(0.64, abs=0.05) and abs(m["overlap_initial"]) < 0.02
+    )
+    assert 0.0 < m["acc_initial_mean"] < 0.3 and (tmp_path / "tsne.png").is_file()
