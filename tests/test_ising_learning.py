@@ -8,7 +8,13 @@ import pytest
 from weightspace.ising.boltzmann import boltzmann_learn
 from weightspace.ising.bp import bp
 from weightspace.ising.exact import exact_moments
-from weightspace.ising.inverse import independent_pair, naive_mean_field
+from weightspace.ising.inverse import (
+    correlation_spectrum,
+    independent_pair,
+    naive_mean_field,
+    stability_floor,
+    stable_correlations,
+)
 from weightspace.ising.moments import fit_delta, mixture_moments
 
 
@@ -108,6 +114,50 @@ def test_bp_learning_ends_on_a_stable_fixed_point():
     assert abs(d_fresh - res.delta_bp) < 1e-3  # the reported Δ_BP is what a fresh start sees
     assert res.delta_bp < 0.2  # the unstable exact point gives > 0.3 from scratch (test above)
     assert not res.fresh_disagrees  # the returned model's warm and fresh fixed points agree
+
+
+def test_stability_threshold_of_clipped_correlations_is_one():
+    """Linearised stability (inverse module docstring), weakly correlated clusters: clipping the
+    modes of K at ρ < 1 gives an exact fixed point that BP reaches from scratch; at ρ > 1 it is
+    unstable and BP goes elsewhere."""
+    mu = np.tanh(np.random.default_rng(11).normal(0.0, 0.3, (4, 200)))
+    d = mixture_moments(mu, np.ones(4))
+    m, C = d.m, d.C
+    sp = correlation_spectrum(m, C)
+    assert sp.values.max() > 3.0  # the data's own fixed point is far from stable
+    for rho, reached in ((0.9, True), (1.1, False)):
+        target = stable_correlations(m, C, rho, sp)
+        inv = independent_pair(m, target)
+        fresh = bp(inv.J, inv.h, tol=1e-9, max_iter=5000, seed=5)
+        hit = fit_delta(m, target, fresh.m[0], fresh.C[0]) < 1e-6
+        assert hit == reached, rho
+
+
+def test_stable_start_is_exact_when_the_data_fixed_point_is_stable():
+    J, h = _planted(12, 0.1, seed=21)
+    e = exact_moments(J, h)
+    res = boltzmann_learn(e.m[0], e.C[0])
+    assert res.rho == 0.98 and res.delta_floor == 0.0 and res.steps == 1
+    assert res.converged and res.delta_bp < 1e-5
+    # ... and BP's exact fixed point is the independent-pair inversion of the data
+    inv = independent_pair(e.m[0], e.C[0])
+    np.testing.assert_allclose(res.J, inv.J, atol=1e-6)
+
+
+def test_learner_output_satisfies_fresh_start_definition():
+    """delta_bp is Δ of BP from fresh N(0, 0.01²) messages: independent fresh starts agree with it,
+    and it respects the stability floor (a lower bound) while beating the unstable exact point."""
+    m, C = _unstable_mixture()
+    res = boltzmann_learn(m, C, tol=0.01)
+    floor = stability_floor(m, C)
+    assert 0.01 < floor <= res.delta_bp + 1e-9 and not res.converged
+    assert res.delta_floor == floor and res.rho is not None
+    for seed in (101, 202, 303):
+        fresh = bp(res.J, res.h, seed=seed)  # the definition: default damping, N(0, 0.01²) start
+        assert fresh.converged[0]
+        assert abs(fit_delta(m, C, fresh.m[0], fresh.C[0]) - res.delta_bp) < 1e-4
+    inv = independent_pair(m, stable_correlations(m, C, res.rho))
+    np.testing.assert_allclose(res.J, inv.J, atol=1e-12)  # learning stopped at the checked start
 
 
 def test_learning_rejects_bad_options():

@@ -67,7 +67,8 @@ def fit_part(cfg: DictConfig, src: DataSource, sl: slice, xp: Any) -> dict[str, 
         )
         J, h = res.J, res.h
         out |= {"trace": np.asarray(res.delta), "converged": res.converged, "steps": res.steps,
-                "fresh_disagrees": res.fresh_disagrees, "n_backtracks": res.n_backtracks}
+                "fresh_disagrees": res.fresh_disagrees, "n_backtracks": res.n_backtracks,
+                "rho": res.rho, "delta_floor": res.delta_floor}
         if method == "mc":
             mc = cfg.mc
             J0, h0 = (J, h) if mc.init_from_bethe else (xp.zeros_like(J), xp.zeros_like(h))
@@ -106,6 +107,10 @@ def fit_part(cfg: DictConfig, src: DataSource, sl: slice, xp: Any) -> dict[str, 
     return out
 
 
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def _write_trace(path: Path, trace: np.ndarray) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -128,6 +133,7 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             out / f"model_{name}.npz", J=r["J"], h=r["h"], delta_bp=r["delta_bp"], delta_mc=r.get("delta_mc", np.nan),
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
             widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label,
+            delta_floor=r.get("delta_floor", np.nan), rho=r.get("rho", np.nan),
         )
         _write_trace(out / f"trace_{name}.csv", r["trace"])
         fitted[name] = (r, sl)
@@ -138,12 +144,14 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             "bp_converged": r["bp_converged"], "delta_mc": r.get("delta_mc", float("nan")),
             "learning_converged": r["converged"], "steps": r["steps"],
             "fresh_start_disagrees": r.get("fresh_disagrees", False),
+            "delta_floor": _num(r.get("delta_floor")), "stability_cap": _num(r.get("rho")),
             "zero_couplings": float(np.mean(off == 0)), "seconds": seconds,
         }
         rows.append(row)
         metrics |= {f"{name}/{k}": float(v) for k, v in row.items() if isinstance(v, int | float | bool)}
-        print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} (BP converged: "
-              f"{row['bp_converged']})  delta_mc={row['delta_mc']:.4f}  zero couplings {row['zero_couplings']:.1%}  "
+        print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} "
+              f"(stable-BP floor {row['delta_floor']:.4f}, BP converged: {row['bp_converged']})  "
+              f"delta_mc={row['delta_mc']:.4f}  zero couplings {row['zero_couplings']:.1%}  "
               f"{seconds:.1f} s")
     tracking.log_table(loggers, "fit_summary", rows, out / "fit_summary.csv")
     pngs = figs.fit_figures(fitted, src, out, cfg.method)

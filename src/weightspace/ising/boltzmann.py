@@ -9,7 +9,15 @@ Stability: a warm-started BP can sit on an *unstable* fixed point (it starts at 
 so the residual is tiny), while BP from scratch flows to an ordered state. Learning therefore
 checks, from fresh N(0, 0.01²) messages, that the fixed point it tracks is the one BP reaches from
 scratch, keeps the last (J, h) that passed as a checkpoint, and backtracks there with halved steps
-when a check fails. Convergence is declared on Δ of the fresh start (delta_bp).
+when a check fails. Convergence is declared on Δ of the fresh start (delta_bp); the best (J, h)
+that passed a check is returned.
+
+Default start ('stable_pair'): BP beliefs fix (J, h) uniquely, so the best model BP reaches from
+scratch is the independent-pair inversion of the nearest correlations whose fixed point is stable
+(ising.inverse: the data's modes of K = D^{-1/2} C^c D^{-1/2} clipped at ρ < 1). The largest ρ of
+RHOS whose fresh-start BP reaches that fixed point is used; ``delta_floor``
+(inverse.stability_floor) reports how close to the data any such model can get; when it is ≥ tol,
+learning stops at the (checked) start.
 """
 
 from __future__ import annotations
@@ -24,14 +32,20 @@ import numpy as np
 
 from weightspace.backend import array_module
 from weightspace.ising.bp import PAPER_INIT_SCALE, BPResult, bp
-from weightspace.ising.inverse import independent_pair, naive_mean_field
+from weightspace.ising.inverse import (
+    correlation_spectrum,
+    independent_pair,
+    naive_mean_field,
+    stability_floor,
+    stable_correlations,
+)
 from weightspace.ising.moments import fit_delta
 
 log = logging.getLogger(__name__)
 
 MomentsFn = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
-INITS = ("independent_pair", "nmf", "zero")
-AUTO_SHRINKS = (1.0, 0.7, 0.5, 0.3, 0.15, 0.0)
+INITS = ("stable_pair", "independent_pair", "nmf", "zero")
+RHOS = (0.98, 0.95, 0.9, 0.8, 0.6, 0.3, 0.0)  # clipping levels tried by the 'stable_pair' start
 
 
 def bp_moments(
@@ -50,7 +64,9 @@ def bp_moments(
 
 @dataclass
 class BoltzmannResult:
-    """Learned J (N,N), h (N,); shrink applied to the closed-form start; delta[t] = Δ of the
+    """Learned J (N,N), h (N,); shrink applied to the closed-form start ('stable_pair': rho, the
+    clipping level used, None if no level passed and the start fell back to J = 0; delta_floor,
+    the lower bound on delta_bp of inverse.stability_floor); delta[t] = Δ of the
     moments used at step t; delta_bp = Δ of BP started from fresh N(0, 0.01²) messages at the
     final (J, h); fresh_disagrees: that fresh start reached a different fixed point
     (max |Δm| > agree_tol) than the warm one; converged: delta_bp < tol with BP moments (with
@@ -62,6 +78,8 @@ class BoltzmannResult:
     J: Any
     h: Any
     shrink: float | None
+    rho: float | None
+    delta_floor: float | None
     delta: np.ndarray
     delta_bp: float
     fresh_disagrees: bool
@@ -73,22 +91,43 @@ class BoltzmannResult:
     seconds: float
 
 
-def initial_parameters(
-    m_d: Any, C_d: Any, init: str, shrink: float | None, ridge: float, seed: int = 0
-) -> tuple[Any, Any, float | None]:
-    """Closed-form start (J, h, shrink used): 'independent_pair' with couplings × ``shrink``; with
-    shrink=None the factor in AUTO_SHRINKS whose fresh-start BP fits the data best (the exact
-    independent-pair fixed point fits perfectly but may be unstable, so BP from scratch misses it);
-    'nmf' (ridge-regularised, couplings × shrink); 'zero' (J = 0, h = atanh m)."""
-    if init == "independent_pair" and shrink is None:
-        best = None
-        for s in AUTO_SHRINKS:
-            inv = independent_pair(m_d, C_d, shrink=s)
-            r = _fresh_bp(inv.J, inv.h, seed, 0.5, 1000)
-            d = fit_delta(m_d, C_d, r.m[0], r.C[0]) if bool(r.converged.all()) else float("inf")
-            if best is None or d < best[2]:
-                best = (inv, s, d)
-        return best[0].J, best[0].h, best[1]
+@dataclass
+class Start:
+    """Closed-form start of learning: J, h, shrink (independent_pair / nmf), rho and delta_floor
+    (stable_pair; see BoltzmannResult)."""
+
+    J: Any
+    h: Any
+    shrink: float | None = None
+    rho: float | None = None
+    delta_floor: float | None = None
+
+
+def stable_pair_start(m_d: Any, C_d: Any, seed: int = 0, damping: float = 0.5,
+                      max_iter: int = 1000, agree_tol: float = 1e-2) -> Start:
+    """Independent-pair inversion of the data with the modes of K clipped at the largest ρ in RHOS
+    for which BP from fresh N(0, 0.01²) messages converges to that exact fixed point
+    (max_i |m_i − m^d_i| ≤ agree_tol); J = 0, h = atanh m if none does."""
+    xp = array_module(C_d)
+    sp = correlation_spectrum(m_d, C_d)
+    floor = stability_floor(m_d, C_d, sp)
+    for rho in RHOS:
+        inv = independent_pair(m_d, stable_correlations(m_d, C_d, rho, sp))
+        r = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
+        if bool(r.converged.all()) and float(xp.abs(r.m[0] - m_d).max()) <= agree_tol:
+            return Start(inv.J, inv.h, rho=rho, delta_floor=floor)
+        log.info("stable_pair start: rho=%.2f not reached by BP from scratch", rho)
+    inv = independent_pair(m_d, C_d, shrink=0.0)
+    return Start(inv.J, inv.h, rho=None, delta_floor=floor)
+
+
+def initial_parameters(m_d: Any, C_d: Any, init: str, shrink: float | None, ridge: float,
+                       seed: int = 0, damping: float = 0.5, max_iter: int = 1000) -> Start:
+    """Closed-form start: 'stable_pair' (:func:`stable_pair_start`), 'independent_pair' with
+    couplings × ``shrink`` (default 1: the exact fixed point, possibly unstable), 'nmf'
+    (ridge-regularised, couplings × shrink), 'zero' (J = 0, h = atanh m)."""
+    if init == "stable_pair":
+        return stable_pair_start(m_d, C_d, seed, damping, max_iter)
     shrink = 1.0 if shrink is None else shrink
     if init == "independent_pair":
         inv = independent_pair(m_d, C_d, shrink=shrink)
@@ -99,7 +138,7 @@ def initial_parameters(
         inv, shrink = independent_pair(m_d, C_d, shrink=0.0), 0.0
     else:
         raise ValueError(f"init={init!r}: choose one of {', '.join(INITS)}")
-    return inv.J, inv.h, shrink
+    return Start(inv.J, inv.h, shrink=shrink)
 
 
 class _Adam:
@@ -129,7 +168,7 @@ def boltzmann_learn(
     m_d: Any,
     C_d: Any,
     *,
-    init: str = "independent_pair",
+    init: str = "stable_pair",
     shrink: float | None = None,
     ridge: float = 1e-3,
     J0: Any | None = None,
@@ -151,19 +190,19 @@ def boltzmann_learn(
 ) -> BoltzmannResult:
     """Fit J, h so that the model moments match (m_d, C_d) to Δ < tol (paper Eq. 5).
 
-    Default start: independent-pair couplings shrunk by the factor (chosen automatically when
-    ``shrink`` is None) whose BP from scratch fits the data best, with fields keeping single-site
-    beliefs at the data. It is exact when the independent-pair fixed point is stable, and otherwise
-    starts inside the region where the fixed point BP reaches from scratch is the tracked one.
-    nMF is not the default: on low-rank, cluster-like data C_conn is near-singular and −C_conn⁻¹
-    is dominated by the ridge. ``J0``/``h0`` override the closed-form start.
+    Default start: 'stable_pair' (module docstring) — exact when the independent-pair fixed point
+    of the data is stable, otherwise the best fit that BP reaches from scratch to first order in
+    the correlations (``delta_floor`` tells how far that is from the data). nMF is not the
+    default: on low-rank, cluster-like data C_conn is near-singular and −C_conn⁻¹ is dominated by
+    the ridge. ``J0``/``h0`` override the closed-form start.
 
     Checks (every ``check_every`` steps, when Δ < tol, or when Δ more than doubles against the last
     checkpoint): BP from fresh N(0, 0.01²) messages must agree with the warm fixed point (max |Δm|
     ≤ agree_tol) and not be much worse than the checkpoint; then (J, h) becomes the checkpoint.
     Otherwise learning backtracks to the checkpoint and halves both step sizes (at most
-    ``max_backtracks`` times, then it stops and returns the checkpoint). check_every=None turns
-    the checks off (paper-style learning: stop on the warm Δ alone).
+    ``max_backtracks`` times, then it stops). The best checked (J, h) is returned when the final one
+    fails its fresh-start check or is worse. check_every=None turns the checks off (paper-style
+    learning: stop on the warm Δ alone).
     """
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer={optimizer!r}: choose 'adam' or 'sgd'")
@@ -172,16 +211,23 @@ def boltzmann_learn(
     t0 = time.perf_counter()
     xp = array_module(C_d)
     if J0 is not None and h0 is not None:
-        J, h, init = xp.array(J0, dtype=C_d.dtype), xp.array(h0, dtype=C_d.dtype), "given"
-        shrink = None
+        start = Start(xp.array(J0, dtype=C_d.dtype), xp.array(h0, dtype=C_d.dtype))
+        init = "given"
     else:
-        J, h, shrink = initial_parameters(m_d, C_d, init, shrink, ridge, seed)
+        start = initial_parameters(m_d, C_d, init, shrink, ridge, seed, bp_damping, bp_max_iter)
+    J, h = start.J, start.h
+    unreachable = start.delta_floor is not None and start.delta_floor >= tol
+    if unreachable:
+        log.warning("boltzmann: tol=%.3g is below the stability floor %.4f — no model that BP "
+                    "reaches from scratch fits closer (first order); keeping the stable_pair "
+                    "start", tol, start.delta_floor)
     moments_fn = moments_fn or bp_moments(damping=bp_damping, max_iter=bp_max_iter, seed=seed)
     off = 1.0 - xp.eye(m_d.shape[0], dtype=C_d.dtype)
     opt_J, opt_h = (_Adam(J, lr_J), _Adam(h, lr_h)) if optimizer == "adam" else (None, None)
     rates = [lr_J, lr_h]
     state: Any = None
     ckpt: tuple | None = None  # (J, h, state, delta) of the last (J, h) whose fresh start agreed
+    best: tuple | None = None  # the same for the lowest fresh-start delta
     trace: list[float] = []
     n_back = n_fail = 0
     fresh_seed = seed + 1
@@ -201,7 +247,9 @@ def boltzmann_learn(
             agrees = float(xp.abs(fresh.m[0] - m_m).max()) <= agree_tol
             if agrees and (ckpt is None or d_fresh < 1.5 * ckpt[3]):
                 ckpt = (J, h, state, d_fresh)
-                if d_fresh < tol:
+                if best is None or d_fresh < best[3]:
+                    best = ckpt
+                if d_fresh < tol or unreachable:
                     break
             elif ckpt is not None and n_back < max_backtracks:
                 n_back += 1
@@ -226,15 +274,16 @@ def boltzmann_learn(
             J = J + rates[0] * gJ
             h = h + rates[1] * gh
         J = 0.5 * (J + J.T)
-    res = _finish(m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, agree_tol,
+    res = _finish(m_d, C_d, J, h, state, best, trace, n_back, n_fail, init, t0, tol, agree_tol,
                   bp_damping, bp_max_iter, seed)
-    res.shrink = shrink
+    res.shrink, res.rho, res.delta_floor = start.shrink, start.rho, start.delta_floor
     return res
 
 
 def _finish(m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, agree_tol,
             bp_damping, bp_max_iter, seed) -> BoltzmannResult:
-    """Final fresh-start check; fall back to the checkpoint when the last (J, h) fails it."""
+    """Final fresh-start check; fall back to the best checked (J, h) (``ckpt``) when the last
+    one fails it or is worse."""
     xp = array_module(C_d)
     fresh = _fresh_bp(J, h, seed + 10_000, bp_damping, bp_max_iter)
     uses_bp = isinstance(state, BPResult)
@@ -251,8 +300,8 @@ def _finish(m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, a
     else:
         converged = trace[-1] < tol
     return BoltzmannResult(
-        J=J, h=h, shrink=None, delta=np.asarray(trace), delta_bp=delta_bp,
-        fresh_disagrees=disagrees, converged=converged, steps=len(trace),
+        J=J, h=h, shrink=None, rho=None, delta_floor=None, delta=np.asarray(trace),
+        delta_bp=delta_bp,        fresh_disagrees=disagrees, converged=converged, steps=len(trace),
         n_backtracks=n_back, n_moment_failures=n_fail, init=init,
         seconds=time.perf_counter() - t0,
     )

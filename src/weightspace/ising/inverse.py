@@ -8,6 +8,15 @@
   those messages an exact BP fixed point whose beliefs reproduce m and C.
 Constant spins (|m_i| ≥ 1 − const_tol) carry no information on couplings: their couplings are 0,
 their field is ±atanh(1 − const_tol), and they are returned in a mask.
+
+Stability of the independent-pair fixed point: a BP fixed point's beliefs fix (J, h) uniquely (J_ij
+from the pair belief as above), so the beliefs reachable by BP from scratch are those whose
+independent-pair fixed point is linearly stable. For weak couplings t_ij ≈ C^c_ij/(D_i D_j)
+(C^c = C − m mᵀ off the diagonal, D = 1 − m²) and the BP Jacobian ∂m_{i→j}/∂m_{k→i} ≈ D_i t_ik has
+leading eigenvalue ≈ λ_max(K), K = D^{-1/2} C^c D^{-1/2}. :func:`stable_correlations` clips the
+spectrum of K at ρ (the Frobenius-nearest K' with λ_max ≤ ρ, Mirsky's inequality
+‖K − K'‖_F² ≥ Σ_k (λ_k − ρ)₊²); :func:`stability_floor` is that distance at ρ = 1 as a Δ, a
+lower bound (to first order in C^c, at m' = m) on Δ_BP of any model BP reaches from scratch.
 """
 
 from __future__ import annotations
@@ -127,3 +136,54 @@ def independent_pair(
     h = xp.arctanh(xp.clip((1.0 - lam) * m, -clip, clip)) - u.sum(axis=0)
     return Inversion(J=J, h=_frozen_field(m, const, h, const_tol), constant=const,
                      messages=msg, n_floored=n_floored)
+
+
+@dataclass
+class CorrelationSpectrum:
+    """Eigen-decomposition K = V diag(values) Vᵀ of K = D^{-1/2} C^c D^{-1/2} (module docstring);
+    scale = D^{1/2} (N,); constant (N,) bool mask of frozen spins (zero rows of K)."""
+
+    values: Any
+    vectors: Any
+    scale: Any
+    constant: Any
+
+
+def correlation_spectrum(m: Any, C: Any, const_tol: float = 1e-6) -> CorrelationSpectrum:
+    """Spectrum of the stability matrix K of the independent-pair fixed point (module docstring);
+    constant spins have zero rows."""
+    _validate(m, C)
+    xp = array_module(C)
+    cc = connected(m, C)
+    n = m.shape[0]
+    cc[xp.arange(n), xp.arange(n)] = 0.0
+    scale = xp.sqrt(xp.maximum(1.0 - m * m, const_tol))
+    values, vectors = xp.linalg.eigh(cc / scale[:, None] / scale[None, :])
+    return CorrelationSpectrum(values=values, vectors=vectors, scale=scale,
+                               constant=constant_spins(m, const_tol))
+
+
+def stable_correlations(m: Any, C: Any, rho: float, spectrum: CorrelationSpectrum | None = None
+                        ) -> Any:
+    """Raw second moments C' = C − D^{1/2} V (λ − ρ)₊ Vᵀ D^{1/2} (unit diagonal): the data's
+    correlations with every mode of K above ρ clipped to ρ, whose independent-pair BP fixed point
+    is then linearly stable for ρ < 1 (module docstring)."""
+    xp = array_module(C)
+    sp = spectrum if spectrum is not None else correlation_spectrum(m, C)
+    excess = xp.maximum(sp.values - rho, 0.0)
+    Cp = C - (sp.vectors * excess) @ sp.vectors.T * xp.outer(sp.scale, sp.scale)
+    n = m.shape[0]
+    Cp[xp.arange(n), xp.arange(n)] = 1.0
+    return 0.5 * (Cp + Cp.T)
+
+
+def stability_floor(m: Any, C: Any, spectrum: CorrelationSpectrum | None = None) -> float:
+    """Lower bound on Δ_BP of any model whose BP fixed point from scratch keeps the data's m:
+    min_i D_i · √(Σ_k (λ_k − 1)₊² / (N(N−1))) (Mirsky; first order in the correlations, module
+    docstring)."""
+    xp = array_module(C)
+    sp = spectrum if spectrum is not None else correlation_spectrum(m, C)
+    n = m.shape[0]
+    excess = xp.maximum(sp.values - 1.0, 0.0)
+    d_min = xp.min(xp.where(sp.constant, 1.0, sp.scale**2))
+    return float(d_min * xp.sqrt((excess * excess).sum() / max(n * (n - 1), 1)))
