@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from weightspace.plots import save_figure
+
 
 def crossover_width(hidden: np.ndarray, deep_acc: np.ndarray, shallow_acc: float) -> float:
     """Smallest h from which the deep nets' mean accuracy stays above the shallow one's
@@ -41,8 +43,4 @@ def plot_depth(
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

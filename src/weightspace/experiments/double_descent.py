@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from weightspace.plots import save_figure
+
 MODEL_NAMES = {"train": "binary (mean-field)", "train_real": "real-valued"}
 
 
@@ -72,8 +74,4 @@ def plot_double_descent(
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from weightspace.plots import save_figure
+
 
 def read_history(path: str | Path) -> dict[str, np.ndarray]:
     """Columns of a ``history.csv`` of ``task=train``: ``epoch``, ``<key>_mean``, ``<key>_std``."""
@@ -52,8 +54,4 @@ def plot_mean_std(
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -22,6 +22,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from weightspace.plots import save_figure
+
 from ..nets.meanfield import sample_weights
 from ..nets.module import init_fields
 from ..nets.realnet import ensemble_accuracy
@@ -112,8 +114,4 @@ def plot_tsne(
     fig.colorbar(sc, ax=ax, label="test accuracy (solutions)")
     ax.set(xticks=[], yticks=[], title=title or "t-SNE of weight configurations")
     ax.legend(fontsize=8, markerscale=5, loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

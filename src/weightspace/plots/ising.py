@@ -8,16 +8,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import save_figure
+
 
 def _upper(a: np.ndarray) -> np.ndarray:
     return a[np.triu_indices_from(a, 1)]
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def fit_figures(fitted: dict[str, tuple[dict, slice]], src: Any, out: Path, method: str) -> list[Path]:
@@ -31,7 +26,7 @@ def fit_figures(fitted: dict[str, tuple[dict, slice]], src: Any, out: Path, meth
     a.set(xlabel="$J_{ij}$", ylabel="count", yscale="log", title=f"couplings ({main}, {method})")
     b.hist(r["h"], bins=50, color="C1")
     b.set(xlabel="$h_i$", ylabel="count", title="fields")
-    paths.append(_save(fig, out / f"{tag}a_parameters_{main}.png"))
+    paths.append(save_figure(fig, out / f"{tag}a_parameters_{main}.png"))
 
     m_d, C_d = src.moments.m[sl], src.moments.C[sl, sl]
     cols = [("BP (fresh start)", r["m_bp"], r["C_bp"])]
@@ -45,7 +40,7 @@ def fit_figures(fitted: dict[str, tuple[dict, slice]], src: Any, out: Path, meth
             lim = [min(d.min(), mm.min()), max(d.max(), mm.max())]
             ax.plot(lim, lim, "k--", lw=0.8)
             ax.set(xlabel=f"${name}$ data", ylabel=f"${name}$ model", title=f"{label} ({main})")
-    paths.append(_save(fig, out / f"{tag}b_moments_{main}.png"))
+    paths.append(save_figure(fig, out / f"{tag}b_moments_{main}.png"))
 
     if len(fitted) > 1:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -53,7 +48,7 @@ def fit_figures(fitted: dict[str, tuple[dict, slice]], src: Any, out: Path, meth
             ax.hist(_upper(rp["J"]), bins=100, histtype="step", density=True, label=name)
         ax.set(xlabel="$J_{ij}$", ylabel="density", yscale="log", title=f"couplings per part ({method})")
         ax.legend()
-        paths.append(_save(fig, out / f"{tag}d_couplings_per_part.png"))
+        paths.append(save_figure(fig, out / f"{tag}d_couplings_per_part.png"))
     return paths
 
 
@@ -63,7 +58,7 @@ def energy_vs_accuracy(energy: np.ndarray, acc: np.ndarray, path: Path) -> Path:
     hb = ax.hexbin(acc, energy, gridsize=40, mincnt=1, cmap="viridis")
     fig.colorbar(hb, ax=ax, label="configurations")
     ax.set(xlabel="test accuracy", ylabel="energy density $E/N$", title="ensemble under the fitted model")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def three_spin_figure(cmp: Any, path: Path) -> Path:
@@ -77,4 +72,4 @@ def three_spin_figure(cmp: Any, path: Path) -> Path:
     lim = [min(d.min(), m.min()), max(d.max(), m.max())]
     b.plot(lim, lim, "k--", lw=0.8)
     b.set(xlabel="data", ylabel="model (MC)", title=f"{len(cmp.spins)} random spins")
-    return _save(fig, path)
+    return save_figure(fig, path)

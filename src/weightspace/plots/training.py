@@ -7,6 +7,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from weightspace.plots import save_figure
+
 
 def plot_learning_curves(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
     """Mean +- std over networks of training CE and test accuracies; ``curves[k]`` is ``[epochs, E]``."""
@@ -32,8 +34,4 @@ def plot_learning_curves(curves: dict[str, np.ndarray], path: str | Path, title:
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
