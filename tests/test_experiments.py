@@ -14,10 +14,10 @@ from omegaconf import OmegaConf
 
 from weightspace.apps.train import run
 from weightspace.data import Dataset
+from weightspace.data.datasets import to_parity
 from weightspace.experiments import tsne as ts
 from weightspace.experiments.depth import crossover_width
 from weightspace.experiments.double_descent import find_error_peak, interpolation_alpha
-from weightspace.experiments.labels import to_parity
 from weightspace.experiments.sweeps import curve
 from weightspace.nets.batches import EnsembleBatches
 from weightspace.nets.freeze import frozen_fields, frozen_layer_indices

@@ -14,6 +14,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from ..data import Dataset, load_dataset
+from ..data.datasets import to_parity
+
+LABELS = ("digits", "parity")
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
@@ -64,13 +67,19 @@ def output_dir(cfg: DictConfig) -> Path:
 
 
 def load_data(cfg: DictConfig) -> Dataset:
-    """The dataset of ``cfg`` with the scenario's training-set size, checked against the architecture."""
+    """The dataset of ``cfg`` with the scenario's training-set size and ``cfg.labels`` (digits or
+    parity), checked against the architecture."""
     d = cfg.dataset
     data = load_dataset(d, cfg.scenario.n_train, d.subset, d.subset_seed, cfg.paths.cache_dir)
+    labels = cfg.get("labels", "digits")
+    if labels not in LABELS:
+        raise ValueError(f"labels={labels!r}: choose one of {list(LABELS)}")
+    if labels == "parity":
+        data = to_parity(data)
     widths = list(cfg.arch.widths)
     if widths[0] != data.n_inputs or widths[-1] < data.n_classes:
         raise ValueError(
-            f"arch={cfg.arch.name} (widths {widths}) does not fit dataset={d.name} "
+            f"arch={cfg.arch.name} (widths {widths}) does not fit dataset={d.name} with labels={labels} "
             f"({data.n_inputs} inputs, {data.n_classes} classes): pick a matching arch or dataset"
         )
     return data

@@ -20,17 +20,16 @@ import torch
 from omegaconf import DictConfig
 
 from .. import tracking
-from ..experiments.labels import load_task_data
 from ..nets.batches import EnsembleBatches
 from ..nets.module import MeanFieldNet
 from ..nets.realnet import ensemble_accuracy
 from ..nets.spins import config_to_layers
 from ..plots.training import plot_learning_curves
 from .collect import collect
-from .common import output_dir, write_json
+from .common import load_data, output_dir, write_json
 
 
-def _write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
+def write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
     keys = list(curves)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -40,7 +39,7 @@ def _write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
 
 
 def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
-    data = load_task_data(cfg)
+    data = load_data(cfg)
     sc, fz = cfg.scenario, cfg.freeze
     seeds = [int(cfg.seed) + k for k in range(int(cfg.runs))]
     model = MeanFieldNet(
@@ -71,7 +70,7 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         **{f"theta{l + 1}": t.detach().cpu().numpy() for l, t in enumerate(model.thetas)},
     )
     curves = {k: torch.stack([row[k] for row in model.history]).numpy() for k in model.history[0]}
-    _write_history(out / "history.csv", curves)
+    write_history(out / "history.csv", curves)
     fig = plot_learning_curves(
         curves, out / "learning_curves.png", f"{cfg.arch.name}, {data.name}, P={len(data.x_train)}"
     )

@@ -9,7 +9,7 @@ subset (``subset=random``); the test set is always complete.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -150,3 +150,8 @@ def load_dataset(
     _select(arrays, n_train, subset, subset_seed)
     n_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max()) + 1)
     return Dataset(name=str(dcfg.name), n_classes=n_classes, info=info, **arrays)
+
+
+def to_parity(data: Dataset) -> Dataset:
+    """Two classes, the digits' parity y mod 2 (even -> 0, odd -> 1; paper App. F binary task)."""
+    return replace(data, name=f"{data.name}_parity", y_train=data.y_train % 2, y_test=data.y_test % 2, n_classes=2)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .. import tracking
 from ..apps.common import load_data, write_json
-from ..apps.train import _write_history, train
+from ..apps.train import train, write_history
 from ..ensemble.configs import load_configs
 from ..ensemble.store import EnsembleStore
 from ..nets.batches import EnsembleBatches
@@ -32,7 +32,6 @@ from . import double_descent as dd
 from . import tsne as ts
 from .depth import crossover_width, plot_depth
 from .freeze import gap_to_reference, plot_mean_std, read_history
-from .labels import load_task_data
 from .sweeps import curve, read_sweep
 
 Task = Callable[[DictConfig, Path, list], dict[str, float]]
@@ -47,7 +46,7 @@ ACC_KEYS = {
 def train_real(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     """Train ``runs`` real-valued nets of ``arch.widths`` (options under ``real``, data from
     ``scenario``); train/test accuracy per epoch, final means and stds over networks."""
-    data = load_task_data(cfg)
+    data = load_data(cfg)
     r = cfg.real
     seeds = [int(cfg.seed) + k for k in range(int(cfg.runs))]
     model = RealNet(cfg.arch.widths, seeds, r.lr, r.weight_decay, r.init_std, cfg.loss)
@@ -61,7 +60,7 @@ def train_real(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     trainer.fit(model, train_dataloaders=EnsembleBatches(x_tr, y_tr, seeds, int(r.batch_size)))
     wall = time.perf_counter() - t0
     curves = {k: torch.stack([row[k] for row in model.history]).numpy() for k in model.history[0]}
-    _write_history(out / "history.csv", curves)
+    write_history(out / "history.csv", curves)
     title = (
         f"real-valued {list(cfg.arch.widths)}, {data.name}, P={len(data.x_train)}, E={len(seeds)}"
     )
