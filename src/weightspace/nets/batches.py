@@ -43,9 +43,7 @@ def _generator(seed: int, device: torch.device | str) -> torch.Generator:
 
 def epoch_orders(seeds: Sequence[int], n: int, epoch: int, device: torch.device | str = "cpu") -> Tensor:
     """``[E, n]`` permutations, row e from a generator (on ``device``) seeded ``stream_seed(seed_e, ORDER, epoch)``."""
-    rows = [
-        torch.randperm(n, generator=_generator(stream_seed(s, ORDER, epoch), device), device=device) for s in seeds
-    ]
+    rows = [torch.randperm(n, generator=_generator(stream_seed(s, ORDER, epoch), device), device=device) for s in seeds]
     return torch.stack(rows)
 
 

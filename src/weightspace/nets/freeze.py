@@ -27,11 +27,7 @@ def frozen_layer_indices(widths: Sequence[int], parts: Sequence[str]) -> list[in
     chosen: set[int] = set()
     for part in parts:
         sl = part_slice(widths, str(part))
-        chosen |= {
-            l
-            for l, s in enumerate(layer_slices(widths))
-            if sl.start <= s.start and s.stop <= sl.stop
-        }
+        chosen |= {l for l, s in enumerate(layer_slices(widths)) if sl.start <= s.start and s.stop <= sl.stop}
     return sorted(chosen)
 
 
@@ -41,9 +37,7 @@ def check_redraw(redraw: str) -> str:
     return redraw
 
 
-def frozen_fields(
-    shape: tuple[int, int], seeds: Sequence[int], epoch: int, field: float, layer: int
-) -> Tensor:
+def frozen_fields(shape: tuple[int, int], seeds: Sequence[int], epoch: int, field: float, layer: int) -> Tensor:
     """``[E, N_l, N_{l-1}]`` fields ±``field`` with independent fair signs, network e's from its own
     generator seeded ``stream_seed(seed_e, FROZEN, epoch, layer)``."""
     out = []

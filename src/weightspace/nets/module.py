@@ -8,9 +8,10 @@ Evaluation of the *binary* networks: draw ``n_eval_samples`` configurations from
 and report each one's test accuracy and the best, plus the noiseless mean-field accuracy.
 
 Two ways to train, same model and optimizer: Lightning's ``Trainer.fit`` (``training_step``,
-autograd) and :meth:`MeanFieldNet.fit_manual`, a lean loop with the hand-written fused gradient
-(:func:`.meanfield.meanfield_grads`, optionally ``torch.compile``-d) for ensemble collection,
-where the Trainer's per-step overhead and autograd's extra passes over memory dominate.
+autograd, ``torch.optim.Adam``) and :meth:`MeanFieldNet.fit_manual`, a lean loop whose whole step
+-- hand-written gradient and the same Adam update -- is one function (:func:`.fused_step.train_step_`,
+optionally ``torch.compile``-d) for ensemble collection, where the Trainer's per-step overhead,
+autograd's extra passes over memory and the optimizer call dominate.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from functools import cache, partial
+from functools import cache
 
 import lightning as L
 import torch
@@ -27,8 +28,9 @@ from torch import Tensor, nn
 from .batches import SAMPLE, EnsembleBatches, NoiseStream, stream_seed
 from .forward import fixed_forward, lrelu
 from .freeze import check_redraw, frozen_fields, frozen_layer_indices
+from .fused_step import compiled_train_step, train_step_
 from .losses import check_loss, per_network_loss
-from .meanfield import meanfield_grads, meanfield_logits, sample_weights
+from .meanfield import meanfield_logits, sample_weights
 from .spins import layer_shapes, layers_to_config
 
 
@@ -77,16 +79,6 @@ def _accuracy_fused(weights: Sequence[Tensor], x: Tensor, y: Tensor) -> Tensor:
 @cache
 def _compiled_accuracy() -> Callable[..., Tensor]:
     return torch.compile(_accuracy_fused, dynamic=False)
-
-
-REDUCE_MAX_BATCH = 50  # compiled: broadcast-sum products beat bmm up to here (docs/benchmarks.md)
-
-
-@cache
-def compiled_grads(reduce: bool) -> Callable[..., tuple[Tensor, list[Tensor]]]:
-    """``torch.compile`` of :func:`meanfield_grads` (static shapes: one compile per E and batch
-    size); ``reduce`` as there."""
-    return torch.compile(partial(meanfield_grads, reduce=reduce), dynamic=False)
 
 
 class MeanFieldNet(L.LightningModule):
@@ -217,25 +209,26 @@ class MeanFieldNet(L.LightningModule):
         on_epoch: Callable[[int], None] | None = None,
     ) -> None:
         """Train all networks ``epochs`` epochs on ``x [P, N_0]``, ``y [P]`` (on this module's device)
-        with the hand-written gradient and the optimizer of :meth:`configure_optimizers`; appends the
-        per-network mean training CE of each epoch to ``history``; calls ``on_epoch(epoch)``."""
+        with the fused gradient + Adam step (:mod:`.fused_step`; hyperparameters as
+        :meth:`configure_optimizers`); appends the per-network
+        mean training CE of each epoch to ``history``; calls ``on_epoch(epoch)``."""
         if self.hparams.loss != "ce":
             raise ValueError(f"loss={self.hparams.loss}: fit_manual trains cross-entropy only; use Trainer.fit")
-        opt = self.configure_optimizers()
-        grad_fn = compiled_grads(batch_size <= REDUCE_MAX_BATCH) if compile else meanfield_grads
+        step_fn = compiled_train_step() if compile else train_step_
         batches = EnsembleBatches(x, y, self.seeds, batch_size)
         self._noise = None
-        params = list(self.thetas)
+        thetas = [p.data for p in self.thetas]
+        ms, vs = [torch.zeros_like(t) for t in thetas], [torch.zeros_like(t) for t in thetas]
+        t = torch.zeros((), device=self.device, dtype=thetas[0].dtype)
+        hp = self.hparams
         for epoch in range(epochs):
             self._maybe_redraw(epoch)
+            trainable = tuple(p.requires_grad for p in self.thetas)
             t0 = time.perf_counter()
             ce_sum = torch.zeros(self.n_networks, device=self.device)
             for xb, yb in batches:
-                ce, grads = grad_fn([p.detach() for p in params], xb, yb, self._eps(batch_size))
-                for p, g in zip(params, grads):
-                    p.grad = g if p.requires_grad else None
-                opt.step()
-                ce_sum += ce
+                t += 1
+                ce_sum += step_fn(thetas, ms, vs, t, xb, yb, self._eps(batch_size), hp.lr, hp.weight_decay, trainable)
             self.epoch_seconds.append(time.perf_counter() - t0)
             self.history.append({"train_ce": (ce_sum / len(batches)).cpu()})
             if on_epoch is not None:

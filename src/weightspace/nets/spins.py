@@ -81,10 +81,7 @@ def config_to_layers(config: Any, widths: Sequence[int]) -> list[Any]:
     """Split spins ``[..., N]`` back into layer matrices ``[..., N_l, N_{l-1}]`` (views)."""
     shapes = layer_shapes(widths)
     if config.shape[-1] != n_spins(widths):
-        raise ValueError(
-            f"configuration has {config.shape[-1]} spins but arch {list(widths)} has {n_spins(widths)}"
-        )
+        raise ValueError(f"configuration has {config.shape[-1]} spins but arch {list(widths)} has {n_spins(widths)}")
     return [
-        config[..., s].reshape(*config.shape[:-1], o, i)
-        for s, (o, i) in zip(layer_slices(widths), shapes, strict=True)
+        config[..., s].reshape(*config.shape[:-1], o, i) for s, (o, i) in zip(layer_slices(widths), shapes, strict=True)
     ]
