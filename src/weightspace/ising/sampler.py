@@ -12,7 +12,10 @@ F = S J + h of every chain are kept up to date incrementally and in blocks: insi
 block of b spins the field of each spin is corrected for the changes of the block's earlier
 spins (a b x R product), and after the block the change of all N fields is one matmul
 (N x b) @ (b x R). A sweep thus costs one R x N x N matmul plus O(R N b) vector work, and
-is exactly a sequential single-spin sweep in the chosen order. Written once against
+is exactly a sequential single-spin sweep in the chosen order. The uniform draws of a block are
+turned into thresholds on the log-odds at once, so each spin costs one (k x R) product, one
+comparison and one select. The kernel runs in J's dtype (float32 halves the memory traffic; the
+fields are recomputed every few sweeps); m and C are summed in float64. Written once against
 ``xp`` (NumPy or CuPy).
 """
 
@@ -133,32 +136,39 @@ class _Kernel:
         """FT = J ST + h (untilted, beta-free local fields), shape (N, R)."""
         return self.J @ ST + self.h[:, None]
 
+    def thresholds(self, S: Any) -> Any:
+        """Uniform draws u turned into thresholds θ on the spin's log-odds, shape of S.
+
+        heat-bath: s = +1 with probability e^g / (e^g + e^-g), i.e. iff g > θ = atanh(2u − 1);
+        Metropolis: flip with probability min(1, e^{-2 s g}), i.e. iff s g < θ = −ln(u) / 2.
+        """
+        xp = self.xp
+        u = self.rs.random_sample(S.shape)
+        with np.errstate(divide="ignore"):  # u = 0 (probability 2^-53): θ = ∓inf, still exact
+            th = xp.arctanh(2.0 * u - 1.0) if self.rule == "heatbath" else -0.5 * xp.log(u)
+        return th.astype(S.dtype)
+
     def sweep(self, ST: Any, FT: Any) -> None:
         """One sweep over all N spins of every chain, in place on ST and FT.
 
-        Inside a block the field of its k-th spin is F0_k + sum_{k'<k} J_kk' d_k', d the
-        changes of the block's earlier spins; after the block FT += J[:, block] D.
+        Inside a block the log-odds of its k-th spin is g_k = β F0_k + x s*_k + β Σ_{k'<k} J_kk' d_k',
+        d the changes of the block's earlier spins; after the block FT += J[:, block] D.
         """
         xp, J, n = self.xp, self.J, self.J.shape[0]
         perm = self.rs.permutation(n) if self.order == "random" else xp.arange(n)
+        heatbath = self.rule == "heatbath"
         for start in range(0, n, self.block):
             idx = perm[start:start + self.block]
-            Sb, F0 = ST[idx], FT[idx]  # copies (fancy indexing), (b, R)
+            Sb = ST[idx]  # copy (fancy indexing), (b, R)
             Jcols = J[:, idx]
-            Jbb, tb = Jcols[idx], self.tilt[idx]
-            U = self.rs.random_sample(Sb.shape)
-            # heat-bath: s = +1 iff u' < tanh g, u' uniform in [-1, 1);
-            # Metropolis: flip iff ln u < -2 s g (acceptance min(1, e^{-2 s g})).
-            U = 2.0 * U - 1.0 if self.rule == "heatbath" else xp.log(U)
+            Jbb = self.beta * Jcols[idx]
+            G = self.beta * FT[idx] + self.tilt[idx][:, None]
+            TH = self.thresholds(Sb)
             D = xp.zeros_like(Sb)
             for k in range(Sb.shape[0]):
-                f = F0[k] + Jbb[k, :k] @ D[:k] if k else F0[k]
-                g = self.beta * f + tb[k]  # P(s_k | rest) ∝ exp(s_k g)
+                g = G[k] + Jbb[k, :k] @ D[:k] if k else G[k]
                 s = Sb[k]
-                if self.rule == "heatbath":
-                    new = xp.where(U[k] < xp.tanh(g), 1.0, -1.0)
-                else:
-                    new = xp.where(U[k] < -2.0 * s * g, -s, s)
+                new = xp.where(g > TH[k], 1.0, -1.0) if heatbath else xp.where(s * g < TH[k], -s, s)
                 D[k] = new - s
             ST[idx] = Sb + D
             FT += Jcols @ D
@@ -243,8 +253,8 @@ def sample(
     mags = xp.empty((n_kept, n_chains), dtype=J.dtype)
     overlaps = None if sstar is None else xp.empty((n_kept, n_chains), dtype=J.dtype)
     samples = xp.empty((n_kept, n_chains, n), dtype=xp.int8) if keep_samples else None
-    m_sum = xp.zeros(n, dtype=J.dtype) if accumulate_moments else None
-    C_sum = xp.zeros((n, n), dtype=J.dtype) if accumulate_moments else None
+    m_sum = xp.zeros(n) if accumulate_moments else None  # float64 sums; S Sᵀ of ±1 is exact in float32
+    C_sum = xp.zeros((n, n)) if accumulate_moments else None
     rec = 0
     total = burn_in + n_sweeps
     for t in tqdm(range(total), desc="MC sweeps", disable=not progress, mininterval=5.0):
@@ -304,16 +314,18 @@ class PersistentChains:
 
 def mc_moments_fn(
     n_chains: int, n_sweeps: int, seed: int | None = 0, burn_in: int = 100,
-    rule: str = "heatbath",
+    rule: str = "heatbath", dtype: Any = None,
 ) -> Callable[[Any, Any, Any], tuple[Any, Any, Any]]:
     """A ``moments_fn(J, h, state) -> (m, C, state)`` backed by persistent MC chains.
 
     ``state`` is the (R, N) chains array (None on the first call: random start plus
-    ``burn_in`` sweeps); each call runs ``n_sweeps`` sweeps from it and averages m, raw C.
+    ``burn_in`` sweeps); each call runs ``n_sweeps`` sweeps from it and averages m, raw C
+    (float64). ``dtype`` (e.g. "float32"): the sampler's precision (default: that of J).
     """
     rng = np.random.default_rng(seed)
 
     def moments_fn(J: Any, h: Any, state: Any) -> tuple[Any, Any, Any]:
+        J, h = (J, h) if dtype is None else (J.astype(dtype), h.astype(dtype))
         res = sample(J, h, n_chains, n_sweeps, burn_in=burn_in if state is None else 0,
                      thin=1, seed=int(rng.integers(2**31 - 1)), init=state, rule=rule)
         return res.m, res.C, res.chains
