@@ -5,6 +5,16 @@ pluggable ``moments_fn(J, h, state) -> (m, C, state)`` (warm-started BP by defau
 Monte-Carlo chain has the same signature). Step rule Adam (default) or plain SGD (paper baseline:
 lr_J 0.01, lr_h 0.3). Stops at Δ < tol or max_steps (paper: 0.01, 300).
 
+Noisy (Monte-Carlo) moments: Adam divides by the gradient's RMS, so on noise it walks J with
+steps ~lr; plain SGD keeps the likelihood gradient's natural scale. Two options serve this case:
+``center`` — the centred parametrisation E = −Σ_{i<j} J_ij (σ_i − c_i)(σ_j − c_j) − Σ a_i σ_i with
+c = m^d (the centring trick, Melchior et al. 2016), whose gradients
+g_J = (C^d − C^m)_ij − c_i (m^d − m^m)_j − c_j (m^d − m^m)_i, g_a = m^d − m^m decouple couplings
+from fields (h = a − J c, so Δh = Δa − ΔJ c); and ``window`` — Polyak–Ruppert averaging in
+windows of W steps: at the end of each window the iterates (J, h) and the model moments are
+averaged over it, Δ of the averaged moments (noise ÷ √W, and ≈ the moments of the averaged
+(J, h) to first order) is the stopping criterion, and the averaged (J, h) is what is returned.
+
 Stability: a warm-started BP can sit on an *unstable* fixed point (it starts at the fixed point,
 so the residual is tiny), while BP from scratch flows to an ordered state. Learning therefore
 checks, from fresh N(0, 0.01²) messages, that the fixed point it tracks is the one BP reaches from
@@ -25,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,7 +83,8 @@ class BoltzmannResult:
     another moments_fn: its own last Δ < tol); n_backtracks: times
     learning returned to its last stable checkpoint; n_moment_failures: steps whose moments_fn
     reported non-convergence. If the final (J, h) fails the fresh-start check, the last
-    checkpoint is returned and the flags describe it."""
+    checkpoint is returned and the flags describe it. delta_window[k] = Δ of the model moments
+    averaged over the k-th window (``window`` learning; empty otherwise)."""
 
     J: Any
     h: Any
@@ -89,6 +100,7 @@ class BoltzmannResult:
     n_moment_failures: int
     init: str
     seconds: float
+    delta_window: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -178,6 +190,8 @@ def boltzmann_learn(
     lr_J: float = 0.002,
     lr_h: float = 0.01,
     l2: float = 0.0,
+    center: bool = False,
+    window: int | None = None,
     tol: float = 0.01,
     max_steps: int = 300,
     check_every: int | None = 10,
@@ -203,11 +217,17 @@ def boltzmann_learn(
     ``max_backtracks`` times, then it stops). The best checked (J, h) is returned when the final one
     fails its fresh-start check or is worse. check_every=None turns the checks off (paper-style
     learning: stop on the warm Δ alone).
+
+    ``center`` and ``window`` (module docstring) are meant for noisy moments (a Monte-Carlo
+    ``moments_fn``, no fixed-point checks): with ``window`` learning stops when Δ of the
+    window-averaged moments is < tol and returns the window-averaged (J, h) with the lowest such Δ.
     """
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer={optimizer!r}: choose 'adam' or 'sgd'")
     if tol <= 0 or max_steps < 1 or (check_every is not None and check_every < 1):
         raise ValueError("boltzmann_learn: need tol > 0, max_steps ≥ 1, check_every ≥ 1 or None")
+    if window is not None and (window < 1 or moments_fn is None):
+        raise ValueError("boltzmann_learn: window needs window ≥ 1 and a (Monte-Carlo) moments_fn")
     t0 = time.perf_counter()
     xp = array_module(C_d)
     if J0 is not None and h0 is not None:
@@ -229,6 +249,7 @@ def boltzmann_learn(
     ckpt: tuple | None = None  # (J, h, state, delta) of the last (J, h) whose fresh start agreed
     best: tuple | None = None  # the same for the lowest fresh-start delta
     trace: list[float] = []
+    win = _Window(m_d, C_d) if window else None
     n_back = n_fail = 0
     fresh_seed = seed + 1
     for step in range(1, max_steps + 1):
@@ -237,7 +258,14 @@ def boltzmann_learn(
             n_fail += 1
         delta = fit_delta(m_d, C_d, m_m, C_m)
         trace.append(delta)
-        if check_every is None or not isinstance(state, BPResult):  # no fixed-point checks
+        if win is not None:
+            win.add(J, h, m_m, C_m)
+            if step % window == 0:
+                d_win = win.close()
+                log.info("boltzmann step %d  window-averaged Δ=%.4g", step, d_win)
+                if d_win < tol:
+                    break
+        elif check_every is None or not isinstance(state, BPResult):  # no fixed-point checks
             if delta < tol:
                 break
         elif delta < tol or step % check_every == 0 or ckpt is None or delta > 2.0 * ckpt[3]:
@@ -265,19 +293,54 @@ def boltzmann_learn(
         if step % log_every == 0:
             rate = step / (time.perf_counter() - t0)
             log.info("boltzmann step %d  Δ=%.4g  (%.2f steps/s)", step, delta, rate)
-        gJ = (C_d - C_m) * off - l2 * J
-        gh = (m_d - m_m) - l2 * h
-        if optimizer == "adam":
-            J = J + opt_J.step(gJ)
-            h = h + opt_h.step(gh)
-        else:
-            J = J + rates[0] * gJ
-            h = h + rates[1] * gh
+        gm = m_d - m_m
+        gC = C_d - C_m
+        if center:  # gradient in (J, a) with a = h + J m^d
+            gC = gC - xp.outer(m_d, gm) - xp.outer(gm, m_d)
+        gJ = gC * off - l2 * J
+        gh = gm - l2 * h
+        dJ, dh = (opt_J.step(gJ), opt_h.step(gh)) if optimizer == "adam" else (rates[0] * gJ, rates[1] * gh)
+        if center:
+            dh = dh - dJ @ m_d
+        J = J + dJ
+        h = h + dh
         J = 0.5 * (J + J.T)
+    if win is not None and win.best is not None:
+        J, h = win.best[0], win.best[1]
     res = _finish(m_d, C_d, J, h, state, best, trace, n_back, n_fail, init, t0, tol, agree_tol,
                   bp_damping, bp_max_iter, seed)
     res.shrink, res.rho, res.delta_floor = start.shrink, start.rho, start.delta_floor
+    if win is not None:
+        res.delta_window = np.asarray(win.deltas)
+        res.converged = bool(win.deltas) and min(win.deltas) < tol
     return res
+
+
+class _Window:
+    """Polyak–Ruppert window: running sums of (J, h) and of the model moments (m, C); ``close``
+    returns Δ(data, averaged moments), keeps the averaged (J, h) if that Δ is the lowest so far,
+    and starts the next window."""
+
+    def __init__(self, m_d: Any, C_d: Any) -> None:
+        self.m_d, self.C_d = m_d, C_d
+        self.sums: list | None = None
+        self.count = 0
+        self.deltas: list[float] = []
+        self.best: tuple | None = None  # (J, h, delta)
+
+    def add(self, J: Any, h: Any, m: Any, C: Any) -> None:
+        new = (J, h, m, C)
+        self.sums = list(new) if self.sums is None else [s + x for s, x in zip(self.sums, new, strict=True)]
+        self.count += 1
+
+    def close(self) -> float:
+        J, h, m, C = (s / self.count for s in self.sums)
+        delta = fit_delta(self.m_d, self.C_d, m, C)
+        self.deltas.append(delta)
+        if self.best is None or delta < self.best[2]:
+            self.best = (J, h, delta)
+        self.sums, self.count = None, 0
+        return delta
 
 
 def _finish(m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, agree_tol,
