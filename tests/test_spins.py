@@ -20,7 +20,8 @@ def test_deeper_net_parts():
     w = [20, 15, 15, 15, 15, 10]
     assert part_slice(w, "itr") == slice(300, 300 + 3 * 225)
     assert part_slice(w, "layer5") == slice(300 + 3 * 225, 300 + 3 * 225 + 150)
-    assert available_parts([20, 10]) == ["full", "lb", "rb"]
+    assert available_parts([20, 10]) == ["full"]  # LB = RB = the whole net: fitted once
+    assert available_parts([20, 15, 10]) == ["full", "lb", "rb"]
     with pytest.raises(ValueError, match="part=itr"):
         part_slice([20, 10], "itr")
     with pytest.raises(ValueError, match="layer6"):

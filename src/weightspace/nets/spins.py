@@ -60,8 +60,10 @@ def part_slice(widths: Sequence[int], part: str) -> slice:
 
 
 def available_parts(widths: Sequence[int]) -> list[str]:
-    """Parts that exist for this architecture (``all`` expands to these minus layer<k>)."""
-    return [p for p in PARTS if p != "itr" or len(widths) >= 4]
+    """Parts that exist for this architecture (``all`` expands to these minus layer<k>): ITR needs
+    three weight matrices; a one-layer net has only ``full`` (its LB and RB are the whole net)."""
+    n_layers = len(widths) - 1
+    return [p for p in PARTS if p == "full" or (n_layers >= 2 and p != "itr") or n_layers >= 3]
 
 
 def layers_to_config(layers: Sequence[Any]) -> Any:
