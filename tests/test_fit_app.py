@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
-from weightspace.apps.fit_ising import run
+from weightspace.apps.fit_ising import run, verify_mc
 from weightspace.ensemble.store import open_store
+from weightspace.ising.exact import exact_moments
 from weightspace.ising.sampler import sample
 from weightspace.nets.spins import n_spins
 
@@ -55,8 +57,28 @@ def test_mc_method_recovers_the_planted_model(make_cfg, tmp_path, store_dir):
                                  "mc.chains=400", "mc.sweeps_per_step=20", "mc.max_steps=200", "mc.tol=0.006"])
     metrics = run(cfg)
     z = np.load(tmp_path / "model_full.npz")
-    assert metrics["full/delta_mc"] < 0.012
+    assert metrics["full/delta_mc"] < 0.012 and float(z["delta_mc_noise"]) == metrics["full/delta_mc_noise"] > 0
+    assert len(z["delta_window"]) >= 1 and z["delta_window"].min() < 0.006
     assert np.abs(z["J"] - J).max() < 0.1 and np.abs(z["h"] - h).max() < 0.1
+
+
+def test_verification_noise_estimate_matches_the_error_of_a_perfect_model():
+    """For the true model delta_mc (vs exact moments) is pure sampling error, and delta_mc_noise
+    (from the two halves of the chains) estimates it: mean squares agree within ±40% over
+    8 seeds. For a wrong model (J × 1.3) delta_mc is far above the noise."""
+    J, h = _planted(12)
+    e = exact_moments(J, h)
+    d2, noise2 = [], []
+    verify = {"chains": 64, "burn_in": 50, "sweeps": 300, "dtype": "float32", "blas_threads": 1,
+              "three_spin_samples": 3000}
+    for seed in range(8):
+        cfg = OmegaConf.create({"seed": seed, "verify": verify})
+        r = verify_mc(cfg, J, h, e.m[0], e.C[0], keep_samples=False)
+        d2.append(r["delta_mc"] ** 2)
+        noise2.append(r["delta_mc_noise"] ** 2)
+    assert 0.7 < np.mean(d2) / np.mean(noise2) < 1.4
+    wrong = verify_mc(cfg, 1.3 * J, h, e.m[0], e.C[0], keep_samples=True)
+    assert wrong["delta_mc"] > 4 * wrong["delta_mc_noise"] and wrong["mc_samples"].shape == (32 * 100, 12)
 
 
 def test_pseudolikelihood_method(make_cfg, tmp_path, store_dir):

@@ -4,7 +4,10 @@ Per part (``full``, ``lb``, ``itr``, ``rb``, ``layer<k>``; ``all`` = each on its
 run dir gets ``model_<part>.npz`` (J, h, delta_bp, delta_mc, method, part, start, stop, widths,
 ensemble), ``trace_<part>.csv`` and figures; ``fit_summary.csv`` has one row per part.
 ``delta_bp`` is the fit error of BP started from fresh N(0, 0.01^2) messages, ``delta_mc`` that
-of the model's Monte-Carlo moments (its true moments, up to sampling error).
+of the model's Monte-Carlo moments (its true moments, up to sampling error), ``delta_mc_noise``
+that sampling error: the verification runs two independent halves of its chains, and the pooled
+moments are off by Δ(half a, half b) / 2 (each half by √2 times that); it adds in quadrature,
+delta_mc² ≈ Δ_true² + delta_mc_noise².
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
+from threadpoolctl import threadpool_limits
 
 from .. import tracking
 from ..backend import get_xp, to_numpy
@@ -53,7 +57,7 @@ def parts_to_fit(cfg: DictConfig, src: DataSource) -> list[tuple[str, slice]]:
     return [(p, part_slice(src.widths, p)) for p in names]
 
 
-def fit_part(cfg: DictConfig, src: DataSource, sl: slice, xp: Any) -> dict[str, Any]:
+def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) -> dict[str, Any]:
     """Fit one part with ``cfg.method``; returns J, h, delta_bp and diagnostics (host arrays)."""
     m = xp.asarray(src.moments.m[sl])
     C = xp.asarray(src.moments.C[sl, sl])
@@ -72,14 +76,16 @@ def fit_part(cfg: DictConfig, src: DataSource, sl: slice, xp: Any) -> dict[str, 
         if method == "mc":
             mc = cfg.mc
             J0, h0 = (J, h) if mc.init_from_bethe else (xp.zeros_like(J), xp.zeros_like(h))
-            res = boltzmann_learn(
-                m, C, J0=J0, h0=h0,
-                moments_fn=mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed), lr_J=mc.lr_J, lr_h=mc.lr_h,
-                tol=mc.tol, max_steps=mc.max_steps, check_every=None, seed=cfg.seed,
-            )
+            moments_fn = mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed, dtype=mc.dtype)
+            with threadpool_limits(limits=mc.blas_threads):
+                res = boltzmann_learn(
+                    m, C, J0=J0, h0=h0, moments_fn=moments_fn, optimizer=mc.optimizer, lr_J=mc.lr_J,
+                    lr_h=mc.lr_h, center=mc.center, window=mc.window, tol=mc.tol, max_steps=mc.max_steps,
+                    check_every=None, seed=cfg.seed,
+                )
             J, h = res.J, res.h
             out |= {"trace": np.concatenate([out["trace"], np.asarray(res.delta)]), "converged": res.converged,
-                    "steps": out["steps"] + res.steps}
+                    "steps": out["steps"] + res.steps, "delta_window": res.delta_window}
     elif method == "pseudolikelihood":
         p = cfg.pseudolikelihood
         configs = xp.asarray(src.configs(sl.start, sl.stop, p.max_configs))
@@ -97,13 +103,27 @@ def fit_part(cfg: DictConfig, src: DataSource, sl: slice, xp: Any) -> dict[str, 
         "m_bp": to_numpy(fresh.m[0]), "C_bp": to_numpy(fresh.C[0]),
     }
     if cfg.verify.mc:
-        v = cfg.verify
-        mcres = sample(J, h, v.chains, v.sweeps, burn_in=v.burn_in, seed=cfg.seed, keep_samples=True)
-        out |= {
-            "delta_mc": fit_delta(m, C, mcres.m, mcres.C), "m_mc": to_numpy(mcres.m), "C_mc": to_numpy(mcres.C),
-            "mc_tau": mcres.tau_energy, "mc_tau_reliable": mcres.tau_reliable,
-            "mc_samples": to_numpy(mcres.samples.reshape(-1, mcres.samples.shape[-1])),
-        }
+        out |= verify_mc(cfg, J, h, m, C, keep_samples=part == "full" and cfg.verify.three_spin)
+    return out
+
+
+def verify_mc(cfg: DictConfig, J: Any, h: Any, m: Any, C: Any, keep_samples: bool) -> dict[str, Any]:
+    """delta_mc and its sampling error delta_mc_noise (module docstring) from two independent halves
+    of ``verify.chains`` chains; with ``keep_samples`` also about ``verify.three_spin_samples``
+    configurations of the first half (every k-th sweep) for the three-spin check."""
+    v = cfg.verify
+    Jv, hv = J.astype(v.dtype), h.astype(v.dtype)
+    with threadpool_limits(limits=v.blas_threads):
+        a, b = (sample(Jv, hv, v.chains // 2, v.sweeps, burn_in=v.burn_in, seed=cfg.seed + k,
+                       keep_samples=keep_samples and k == 0) for k in (0, 1))
+    m_mc, C_mc = 0.5 * (a.m + b.m), 0.5 * (a.C + b.C)
+    out = {
+        "delta_mc": fit_delta(m, C, m_mc, C_mc), "delta_mc_noise": 0.5 * fit_delta(a.m, a.C, b.m, b.C),
+        "m_mc": to_numpy(m_mc), "C_mc": to_numpy(C_mc), "mc_tau": a.tau_energy, "mc_tau_reliable": a.tau_reliable,
+    }
+    if keep_samples:
+        stride = max(1, a.samples.shape[0] * a.samples.shape[1] // v.three_spin_samples)
+        out["mc_samples"] = to_numpy(a.samples[::stride].reshape(-1, a.samples.shape[-1]))
     return out
 
 
@@ -127,10 +147,11 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     rows, metrics, fitted = [], {}, {}
     for name, sl in parts:
         t0 = time.perf_counter()
-        r = fit_part(cfg, src, sl, xp)
+        r = fit_part(cfg, src, name, sl, xp)
         seconds = time.perf_counter() - t0
         np.savez(
             out / f"model_{name}.npz", J=r["J"], h=r["h"], delta_bp=r["delta_bp"], delta_mc=r.get("delta_mc", np.nan),
+            delta_mc_noise=r.get("delta_mc_noise", np.nan), delta_window=r.get("delta_window", np.zeros(0)),
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
             widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label,
             delta_floor=r.get("delta_floor", np.nan), rho=r.get("rho", np.nan),
@@ -142,6 +163,7 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         row = {
             "part": name, "n_spins": sl.stop - sl.start, "method": cfg.method, "delta_bp": r["delta_bp"],
             "bp_converged": r["bp_converged"], "delta_mc": r.get("delta_mc", float("nan")),
+            "delta_mc_noise": r.get("delta_mc_noise", float("nan")),
             "learning_converged": r["converged"], "steps": r["steps"],
             "fresh_start_disagrees": r.get("fresh_disagrees", False),
             "delta_floor": _num(r.get("delta_floor")), "stability_cap": _num(r.get("rho")),
@@ -151,7 +173,8 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         metrics |= {f"{name}/{k}": float(v) for k, v in row.items() if isinstance(v, int | float | bool)}
         print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} "
               f"(stable-BP floor {row['delta_floor']:.4f}, BP converged: {row['bp_converged']})  "
-              f"delta_mc={row['delta_mc']:.4f}  zero couplings {row['zero_couplings']:.1%}  "
+              f"delta_mc={row['delta_mc']:.4f} (MC noise {row['delta_mc_noise']:.4f})  "
+              f"zero couplings {row['zero_couplings']:.1%}  "
               f"{seconds:.1f} s")
     tracking.log_table(loggers, "fit_summary", rows, out / "fit_summary.csv")
     pngs = figs.fit_figures(fitted, src, out, cfg.method)
