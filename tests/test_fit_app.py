@@ -35,8 +35,17 @@ def store_dir(tmp_path):
 
 def test_fit_all_parts_from_latest_store(make_cfg, tmp_path, store_dir):
     path, J, h = store_dir
-    cfg = make_cfg("fit_ising", ["scenario=over_para", "logger=csv", "verify.chains=64", "verify.sweeps=200",
-                                 "verify.three_spin_spins=10", f"arch.widths={WIDTHS}"])
+    cfg = make_cfg(
+        "fit_ising",
+        [
+            "scenario=over_para",
+            "logger=csv",
+            "verify.chains=64",
+            "verify.sweeps=200",
+            "verify.three_spin_spins=10",
+            f"arch.widths={WIDTHS}",
+        ],
+    )
     cfg.paths.root_dir = str(tmp_path)  # latest store of the scenario under <root>/outputs
     metrics = run(cfg)
     for part, (a, b) in {"full": (0, 14), "lb": (0, 6), "itr": (6, 10), "rb": (10, 14)}.items():
@@ -52,9 +61,23 @@ def test_fit_all_parts_from_latest_store(make_cfg, tmp_path, store_dir):
 
 def test_mc_method_recovers_the_planted_model(make_cfg, tmp_path, store_dir):
     path, J, h = store_dir
-    cfg = make_cfg("fit_ising", ["method=mc", "part=full", f"ensemble={path}", "logger=none", "verify.chains=200",
-                                 "verify.sweeps=400", "verify.three_spin=false", f"arch.widths={WIDTHS}",
-                                 "mc.chains=400", "mc.sweeps_per_step=20", "mc.max_steps=200", "mc.tol=0.006"])
+    cfg = make_cfg(
+        "fit_ising",
+        [
+            "method=mc",
+            "part=full",
+            f"ensemble={path}",
+            "logger=none",
+            "verify.chains=200",
+            "verify.sweeps=400",
+            "verify.three_spin=false",
+            f"arch.widths={WIDTHS}",
+            "mc.chains=400",
+            "mc.sweeps_per_step=20",
+            "mc.max_steps=200",
+            "mc.tol=0.006",
+        ],
+    )
     metrics = run(cfg)
     z = np.load(tmp_path / "model_full.npz")
     assert metrics["full/delta_mc"] < 0.012 and float(z["delta_mc_noise"]) == metrics["full/delta_mc_noise"] > 0
@@ -69,8 +92,14 @@ def test_verification_noise_estimate_matches_the_error_of_a_perfect_model():
     J, h = _planted(12)
     e = exact_moments(J, h)
     d2, noise2 = [], []
-    verify = {"chains": 64, "burn_in": 50, "sweeps": 300, "dtype": "float32", "blas_threads": 1,
-              "three_spin_samples": 3000}
+    verify = {
+        "chains": 64,
+        "burn_in": 50,
+        "sweeps": 300,
+        "dtype": "float32",
+        "blas_threads": 1,
+        "three_spin_samples": 3000,
+    }
     for seed in range(8):
         cfg = OmegaConf.create({"seed": seed, "verify": verify})
         r = verify_mc(cfg, J, h, e.m[0], e.C[0], keep_samples=False)
@@ -83,8 +112,18 @@ def test_verification_noise_estimate_matches_the_error_of_a_perfect_model():
 
 def test_pseudolikelihood_method(make_cfg, tmp_path, store_dir):
     path, J, _ = store_dir
-    cfg = make_cfg("fit_ising", ["method=pseudolikelihood", "part=full", f"ensemble={path}", "logger=none",
-                                 "verify.mc=false", f"arch.widths={WIDTHS}", "pseudolikelihood.lam=0.0"])
+    cfg = make_cfg(
+        "fit_ising",
+        [
+            "method=pseudolikelihood",
+            "part=full",
+            f"ensemble={path}",
+            "logger=none",
+            "verify.mc=false",
+            f"arch.widths={WIDTHS}",
+            "pseudolikelihood.lam=0.0",
+        ],
+    )
     run(cfg)
     z = np.load(tmp_path / "model_full.npz")
     assert np.abs(z["J"] - J).max() < 0.12 and str(z["method"]) == "pseudolikelihood"

@@ -91,8 +91,7 @@ def test_constant_spin_is_reported_not_nan():
 def test_boltzmann_learning_recovers_planted_model_with_exact_moments():
     J, h = _planted(10, 0.3, seed=3)
     e = exact_moments(J, h)
-    res = boltzmann_learn(e.m[0], e.C[0], moments_fn=_exact_fn, tol=1e-5, max_steps=1000,
-                          lr_J=0.02, lr_h=0.02)
+    res = boltzmann_learn(e.m[0], e.C[0], moments_fn=_exact_fn, tol=1e-5, max_steps=1000, lr_J=0.02, lr_h=0.02)
     assert res.converged and res.delta[-1] < 1e-5
     np.testing.assert_allclose(res.J, J, atol=3e-3)
     np.testing.assert_allclose(res.h, h, atol=3e-3)
@@ -101,10 +100,10 @@ def test_boltzmann_learning_recovers_planted_model_with_exact_moments():
 def test_sgd_baseline_improves_fit():
     J, h = _planted(10, 0.3, seed=4)
     e = exact_moments(J, h)
-    res = boltzmann_learn(e.m[0], e.C[0], init="zero", moments_fn=_exact_fn, optimizer="sgd",
-                          lr_J=0.1, lr_h=0.3, tol=1e-4, max_steps=300)
+    res = boltzmann_learn(
+        e.m[0], e.C[0], init="zero", moments_fn=_exact_fn, optimizer="sgd", lr_J=0.1, lr_h=0.3, tol=1e-4, max_steps=300
+    )
     assert res.delta[-1] < 0.2 * res.delta[0]
-
 
 
 def _magnetised(n: int = 10, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:

@@ -52,8 +52,7 @@ def exact_connected_triples(J: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, n
     x = states - p @ states
     G = (x * p[:, None]).T @ x
     n = J.shape[0]
-    i, j, k = np.array([(a, b, c) for a in range(n) for b in range(a + 1, n)
-                        for c in range(b + 1, n)]).T
+    i, j, k = np.array([(a, b, c) for a in range(n) for b in range(a + 1, n) for c in range(b + 1, n)]).T
     prod = x[:, i] * x[:, j] * x[:, k]
     c3 = p @ prod
     phi = prod - c3 - G[j, k] * x[:, i] - G[i, k] * x[:, j] - G[i, j] * x[:, k]
@@ -61,6 +60,7 @@ def exact_connected_triples(J: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, n
 
 
 # ---------------------------------------------------------------- sampler
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("rule", ["heatbath", "metropolis"])
@@ -70,13 +70,25 @@ def test_sampler_reproduces_enumerated_moments(rule, dtype):
     n, beta, x = 12, 0.8, 0.5
     J, h = random_model(n, 0.35, 0.3, seed=1)
     star = np.where(np.random.default_rng(2).random(n) < 0.5, 1.0, -1.0)
-    res = sample(J.astype(dtype), h.astype(dtype), n_chains=48, n_sweeps=1200, burn_in=100, beta=beta, x=x,
-                 sigma_star=star, rule=rule, seed=3, keep_samples=True)
+    res = sample(
+        J.astype(dtype),
+        h.astype(dtype),
+        n_chains=48,
+        n_sweeps=1200,
+        burn_in=100,
+        beta=beta,
+        x=x,
+        sigma_star=star,
+        rule=rule,
+        seed=3,
+        keep_samples=True,
+    )
     ex = exact_moments(beta * J, beta * h + x * star)
     S = res.samples.astype(float)  # (T, R, N)
     iu = np.triu_indices(n, 1)
-    per_chain = np.concatenate([S.mean(axis=0), np.einsum("tri,trj->rij", S, S)[:, iu[0], iu[1]]
-                                / S.shape[0]], axis=1)  # (R, N + pairs)
+    per_chain = np.concatenate(
+        [S.mean(axis=0), np.einsum("tri,trj->rij", S, S)[:, iu[0], iu[1]] / S.shape[0]], axis=1
+    )  # (R, N + pairs)
     se = per_chain.std(axis=0, ddof=1) / np.sqrt(S.shape[1])
     mc = np.concatenate([res.m, res.C[iu]])
     exact = np.concatenate([ex.m[0], ex.C[0][iu]])
@@ -85,8 +97,7 @@ def test_sampler_reproduces_enumerated_moments(rule, dtype):
     assert np.mean(z**2) < 2.0  # chi^2 per degree of freedom ~ 1 for an unbiased sampler
     assert res.m.dtype == res.C.dtype == np.float64
     atol = 1e-9 if dtype == "float64" else 1e-4
-    np.testing.assert_allclose(res.energies.ravel(),
-                               ising_energy(S.reshape(-1, n), J, h), atol=atol)
+    np.testing.assert_allclose(res.energies.ravel(), ising_energy(S.reshape(-1, n), J, h), atol=atol)
     np.testing.assert_allclose(res.overlaps.ravel(), S.reshape(-1, n) @ star, atol=atol)
     assert 0.0 < res.acceptance < 1.0 and res.tau_reliable and res.tau_energy > 0
 
@@ -112,8 +123,9 @@ def test_metropolis_trace_energies_and_equilibrium():
     J, h = random_model(n, 0.35, 0.3, seed=4)
     star = np.where(np.random.default_rng(5).random(n) < 0.5, 1.0, -1.0)
     init = np.repeat(star[None], 64, axis=0)
-    tr = metropolis_trace(J, h, init, n_sweeps=600, observe_every=2,
-                          observer=lambda S: ising_energy(S, J, h) / n, seed=6)
+    tr = metropolis_trace(
+        J, h, init, n_sweeps=600, observe_every=2, observer=lambda S: ising_energy(S, J, h) / n, seed=6
+    )
     e = np.asarray(tr.energy_per_spin)
     np.testing.assert_allclose(e, np.stack(tr.observed), atol=1e-9)
     np.testing.assert_allclose(e[0], ising_energy(star[None], J, h)[0] / n)
@@ -153,6 +165,7 @@ def test_sampler_rejects_bad_input():
 
 # ---------------------------------------------------------------- pseudolikelihood
 
+
 @pytest.fixture(scope="module")
 def planted():
     """Sparse N = 20 model with couplings ±0.5 and 20 000 MC samples of it."""
@@ -162,8 +175,7 @@ def planted():
     J = np.where(mask, rng.choice([-0.5, 0.5], (n, n)), 0.0)
     J = J + J.T
     h = rng.normal(0.0, 0.1, n)
-    res = sample(J, h, 200, 300, burn_in=100, thin=3, keep_samples=True, seed=1,
-                 accumulate_moments=False)
+    res = sample(J, h, 200, 300, burn_in=100, thin=3, keep_samples=True, seed=1, accumulate_moments=False)
     return J, h, res.samples.reshape(-1, n)
 
 
@@ -209,7 +221,7 @@ def test_pseudolikelihood_matches_scipy_on_one_regression(planted):
     k = Z.shape[1]
 
     def objective(p):
-        u, v, b = p[:k], p[k:2 * k], p[-1]
+        u, v, b = p[:k], p[k : 2 * k], p[-1]
         H = b + Z @ (u - v)
         loss = np.mean(np.logaddexp(0.0, -2.0 * y * H))
         r = (np.tanh(H) - y) / len(y)  # dL/dH
@@ -217,9 +229,15 @@ def test_pseudolikelihood_matches_scipy_on_one_regression(planted):
         return loss + pen * (u.sum() + v.sum()), np.concatenate([g + pen, -g + pen, [r.sum()]])
 
     bounds = [(0, None)] * (2 * k) + [(None, None)]
-    opt = minimize(objective, np.zeros(2 * k + 1), jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 5000})
-    w_ref = opt.x[:k] - opt.x[k:2 * k]
+    opt = minimize(
+        objective,
+        np.zeros(2 * k + 1),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 5000},
+    )
+    w_ref = opt.x[:k] - opt.x[k : 2 * k]
     np.testing.assert_allclose(np.delete(res.W[i], i), w_ref, atol=2e-3)
     assert res.h[i] == pytest.approx(opt.x[-1], abs=2e-3)
     w = np.delete(res.W[i], i)
@@ -233,6 +251,7 @@ def test_pseudolikelihood_rejects_non_spin_data():
 
 
 # ---------------------------------------------------------------- three-spin correlations
+
 
 def test_triple_correlations_match_direct_sums():
     rng = np.random.default_rng(0)
@@ -272,8 +291,7 @@ def test_three_spin_mc_model_vs_independent_model(three_spin_models):
     independent model match the share predicted by their exact correlations (low)."""
     (J_a, h_a), (J_b, h_b) = three_spin_models
     data = iid_samples(J_a, h_a, 200_000, seed=5)
-    mc = sample(J_a, h_a, 100, 1000, burn_in=100, keep_samples=True, seed=6,
-                accumulate_moments=False)
+    mc = sample(J_a, h_a, 100, 1000, burn_in=100, keep_samples=True, seed=6, accumulate_moments=False)
     same = compare_three_spin(data, mc.samples.reshape(-1, 12), eps=[0.015])
     assert same.fraction[0] > 0.95
     other = compare_three_spin(data, iid_samples(J_b, h_b, 200_000, seed=7), eps=[0.015])

@@ -58,9 +58,7 @@ INITS = ("stable_pair", "independent_pair", "nmf", "zero")
 RHOS = (0.98, 0.95, 0.9, 0.8, 0.6, 0.3, 0.0)  # clipping levels tried by the 'stable_pair' start
 
 
-def bp_moments(
-    damping: float = 0.5, tol: float = 1e-6, max_iter: int = 1000, seed: int = 0
-) -> MomentsFn:
+def bp_moments(damping: float = 0.5, tol: float = 1e-6, max_iter: int = 1000, seed: int = 0) -> MomentsFn:
     """BP moments function; ``state`` is the previous BPResult (its messages warm-start the next
     call) or None for a fresh N(0, 0.01²) start."""
 
@@ -115,8 +113,9 @@ class Start:
     delta_floor: float | None = None
 
 
-def stable_pair_start(m_d: Any, C_d: Any, seed: int = 0, damping: float = 0.5,
-                      max_iter: int = 1000, agree_tol: float = 1e-2) -> Start:
+def stable_pair_start(
+    m_d: Any, C_d: Any, seed: int = 0, damping: float = 0.5, max_iter: int = 1000, agree_tol: float = 1e-2
+) -> Start:
     """Independent-pair inversion of the data with the modes of K clipped at the largest ρ in RHOS
     for which BP from fresh N(0, 0.01²) messages converges to that exact fixed point
     (max_i |m_i − m^d_i| ≤ agree_tol); J = 0, h = atanh m if none does."""
@@ -133,8 +132,16 @@ def stable_pair_start(m_d: Any, C_d: Any, seed: int = 0, damping: float = 0.5,
     return Start(inv.J, inv.h, rho=None, delta_floor=floor)
 
 
-def initial_parameters(m_d: Any, C_d: Any, init: str, shrink: float | None, ridge: float,
-                       seed: int = 0, damping: float = 0.5, max_iter: int = 1000) -> Start:
+def initial_parameters(
+    m_d: Any,
+    C_d: Any,
+    init: str,
+    shrink: float | None,
+    ridge: float,
+    seed: int = 0,
+    damping: float = 0.5,
+    max_iter: int = 1000,
+) -> Start:
     """Closed-form start: 'stable_pair' (:func:`stable_pair_start`), 'independent_pair' with
     couplings × ``shrink`` (default 1: the exact fixed point, possibly unstable), 'nmf'
     (ridge-regularised, couplings × shrink), 'zero' (J = 0, h = atanh m)."""
@@ -172,8 +179,7 @@ class _Adam:
 
 
 def _fresh_bp(J: Any, h: Any, seed: int, damping: float, max_iter: int) -> BPResult:
-    return bp(J, h, damping=damping, tol=1e-6, max_iter=max_iter, seed=seed,
-              init_scale=PAPER_INIT_SCALE)
+    return bp(J, h, damping=damping, tol=1e-6, max_iter=max_iter, seed=seed, init_scale=PAPER_INIT_SCALE)
 
 
 def boltzmann_learn(
@@ -238,9 +244,13 @@ def boltzmann_learn(
     J, h = start.J, start.h
     unreachable = start.delta_floor is not None and start.delta_floor >= tol
     if unreachable:
-        log.warning("boltzmann: tol=%.3g is below the stability floor %.4f — no model that BP "
-                    "reaches from scratch fits closer (first order); keeping the stable_pair "
-                    "start", tol, start.delta_floor)
+        log.warning(
+            "boltzmann: tol=%.3g is below the stability floor %.4f — no model that BP "
+            "reaches from scratch fits closer (first order); keeping the stable_pair "
+            "start",
+            tol,
+            start.delta_floor,
+        )
     moments_fn = moments_fn or bp_moments(damping=bp_damping, max_iter=bp_max_iter, seed=seed)
     off = 1.0 - xp.eye(m_d.shape[0], dtype=C_d.dtype)
     opt_J, opt_h = (_Adam(J, lr_J), _Adam(h, lr_h)) if optimizer == "adam" else (None, None)
@@ -285,8 +295,9 @@ def boltzmann_learn(
                 rates = [0.5 * r for r in rates]
                 if opt_J is not None:
                     opt_J.lr, opt_h.lr = rates
-                log.info("boltzmann step %d: fresh BP left the tracked fixed point; "
-                         "backtrack %d, lr ×0.5", step, n_back)
+                log.info(
+                    "boltzmann step %d: fresh BP left the tracked fixed point; backtrack %d, lr ×0.5", step, n_back
+                )
                 continue
             else:
                 break
@@ -307,8 +318,9 @@ def boltzmann_learn(
         J = 0.5 * (J + J.T)
     if win is not None and win.best is not None:
         J, h = win.best[0], win.best[1]
-    res = _finish(m_d, C_d, J, h, state, best, trace, n_back, n_fail, init, t0, tol, agree_tol,
-                  bp_damping, bp_max_iter, seed)
+    res = _finish(
+        m_d, C_d, J, h, state, best, trace, n_back, n_fail, init, t0, tol, agree_tol, bp_damping, bp_max_iter, seed
+    )
     res.shrink, res.rho, res.delta_floor = start.shrink, start.rho, start.delta_floor
     if win is not None:
         res.delta_window = np.asarray(win.deltas)
@@ -343,8 +355,9 @@ class _Window:
         return delta
 
 
-def _finish(m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, agree_tol,
-            bp_damping, bp_max_iter, seed) -> BoltzmannResult:
+def _finish(
+    m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, agree_tol, bp_damping, bp_max_iter, seed
+) -> BoltzmannResult:
     """Final fresh-start check; fall back to the best checked (J, h) (``ckpt``) when the last
     one fails it or is worse."""
     xp = array_module(C_d)
@@ -363,8 +376,18 @@ def _finish(m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, a
     else:
         converged = trace[-1] < tol
     return BoltzmannResult(
-        J=J, h=h, shrink=None, rho=None, delta_floor=None, delta=np.asarray(trace),
-        delta_bp=delta_bp,        fresh_disagrees=disagrees, converged=converged, steps=len(trace),
-        n_backtracks=n_back, n_moment_failures=n_fail, init=init,
+        J=J,
+        h=h,
+        shrink=None,
+        rho=None,
+        delta_floor=None,
+        delta=np.asarray(trace),
+        delta_bp=delta_bp,
+        fresh_disagrees=disagrees,
+        converged=converged,
+        steps=len(trace),
+        n_backtracks=n_back,
+        n_moment_failures=n_fail,
+        init=init,
         seconds=time.perf_counter() - t0,
     )

@@ -70,9 +70,7 @@ def ising_energy(S: Any, J: Any, h: Any) -> Any:
 
 def _check_model(J: Any, h: Any) -> None:
     if J.ndim != 2 or J.shape[0] != J.shape[1] or h.shape != (J.shape[0],):
-        raise ValueError(
-            f"J {tuple(J.shape)} and h {tuple(h.shape)}: need J of shape (N, N) and h of shape (N,)"
-        )
+        raise ValueError(f"J {tuple(J.shape)} and h {tuple(h.shape)}: need J of shape (N, N) and h of shape (N,)")
     xp = array_module(J)
     if bool(xp.any(xp.diagonal(J) != 0)) or not bool(xp.allclose(J, J.T)):
         raise ValueError("J: couplings must be symmetric with a zero diagonal")
@@ -118,8 +116,7 @@ class _Kernel:
     so that each spin's row over the chains is contiguous.
     """
 
-    def __init__(self, J: Any, h: Any, beta: float, tilt: Any, rule: str, order: str,
-                 rs: Any, block: int) -> None:
+    def __init__(self, J: Any, h: Any, beta: float, tilt: Any, rule: str, order: str, rs: Any, block: int) -> None:
         if rule not in RULES:
             raise ValueError(f"rule={rule!r}: choose one of {', '.join(RULES)}")
         if order not in ORDERS:
@@ -158,7 +155,7 @@ class _Kernel:
         perm = self.rs.permutation(n) if self.order == "random" else xp.arange(n)
         heatbath = self.rule == "heatbath"
         for start in range(0, n, self.block):
-            idx = perm[start:start + self.block]
+            idx = perm[start : start + self.block]
             Sb = ST[idx]  # copy (fancy indexing), (b, R)
             Jcols = J[:, idx]
             Jbb = self.beta * Jcols[idx]
@@ -235,8 +232,12 @@ def sample(
     J = xp.asarray(J)
     h = xp.asarray(h, dtype=J.dtype)
     _check_model(J, h)
-    for name, val, lo in (("n_chains", n_chains, 1), ("n_sweeps", n_sweeps, 1),
-                          ("burn_in", burn_in, 0), ("thin", thin, 1)):
+    for name, val, lo in (
+        ("n_chains", n_chains, 1),
+        ("n_sweeps", n_sweeps, 1),
+        ("burn_in", burn_in, 0),
+        ("thin", thin, 1),
+    ):
         if int(val) < lo:
             raise ValueError(f"{name}={val}: must be >= {lo}")
     if n_sweeps < thin:
@@ -294,8 +295,9 @@ def sample(
 class PersistentChains:
     """Chains kept between calls (persistent MC for Boltzmann learning with MC moments)."""
 
-    def __init__(self, n_chains: int, n: int, seed: int | None = 0, xp: Any = np,
-                 rule: str = "heatbath", burn_in: int = 100) -> None:
+    def __init__(
+        self, n_chains: int, n: int, seed: int | None = 0, xp: Any = np, rule: str = "heatbath", burn_in: int = 100
+    ) -> None:
         self.rs = xp.random.RandomState(seed)
         self.chains = random_configs(xp, n_chains, n, self.rs)
         self.rule, self.burn_in = rule, burn_in
@@ -305,16 +307,28 @@ class PersistentChains:
 
         The first call first runs ``burn_in`` sweeps from the random start.
         """
-        res = sample(J, h, self.chains.shape[0], n_sweeps, burn_in=self.burn_in, thin=1,
-                     seed=int(self.rs.randint(0, 2**31 - 1)), init=self.chains,
-                     rule=self.rule)
+        res = sample(
+            J,
+            h,
+            self.chains.shape[0],
+            n_sweeps,
+            burn_in=self.burn_in,
+            thin=1,
+            seed=int(self.rs.randint(0, 2**31 - 1)),
+            init=self.chains,
+            rule=self.rule,
+        )
         self.chains, self.burn_in = res.chains, 0
         return res.m, res.C
 
 
 def mc_moments_fn(
-    n_chains: int, n_sweeps: int, seed: int | None = 0, burn_in: int = 100,
-    rule: str = "heatbath", dtype: Any = None,
+    n_chains: int,
+    n_sweeps: int,
+    seed: int | None = 0,
+    burn_in: int = 100,
+    rule: str = "heatbath",
+    dtype: Any = None,
 ) -> Callable[[Any, Any, Any], tuple[Any, Any, Any]]:
     """A ``moments_fn(J, h, state) -> (m, C, state)`` backed by persistent MC chains.
 
@@ -326,8 +340,17 @@ def mc_moments_fn(
 
     def moments_fn(J: Any, h: Any, state: Any) -> tuple[Any, Any, Any]:
         J, h = (J, h) if dtype is None else (J.astype(dtype), h.astype(dtype))
-        res = sample(J, h, n_chains, n_sweeps, burn_in=burn_in if state is None else 0,
-                     thin=1, seed=int(rng.integers(2**31 - 1)), init=state, rule=rule)
+        res = sample(
+            J,
+            h,
+            n_chains,
+            n_sweeps,
+            burn_in=burn_in if state is None else 0,
+            thin=1,
+            seed=int(rng.integers(2**31 - 1)),
+            init=state,
+            rule=rule,
+        )
         return res.m, res.C, res.chains
 
     return moments_fn
@@ -371,8 +394,7 @@ def metropolis_trace(
     init = init[None, :] if init.ndim == 1 else init
     rs = xp.random.RandomState(seed)
     ST = _initial_chains(J, init.shape[0], init, rs).T.copy()
-    kernel = _Kernel(J, h, beta, xp.zeros(J.shape[0], dtype=J.dtype), "metropolis",
-                     "random", rs, _BLOCK)
+    kernel = _Kernel(J, h, beta, xp.zeros(J.shape[0], dtype=J.dtype), "metropolis", "random", rs, _BLOCK)
     FT = kernel.fields(ST)
     n = J.shape[0]
     sweeps, energy, observed = [], [], []
@@ -384,12 +406,10 @@ def metropolis_trace(
             observed.append(observer(ST.T.copy()))
 
     record(0)
-    for t in tqdm(range(1, n_sweeps + 1), desc="Metropolis", disable=not progress,
-                  mininterval=5.0):
+    for t in tqdm(range(1, n_sweeps + 1), desc="Metropolis", disable=not progress, mininterval=5.0):
         kernel.sweep(ST, FT)
         if t % _REFRESH_EVERY == 0:
             FT = kernel.fields(ST)
         if t % observe_every == 0:
             record(t)
-    return TraceResult(np.asarray(sweeps), xp.stack(energy), observed, kernel.acceptance(),
-                       ST.T.copy())
+    return TraceResult(np.asarray(sweeps), xp.stack(energy), observed, kernel.acceptance(), ST.T.copy())
