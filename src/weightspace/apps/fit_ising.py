@@ -154,7 +154,7 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             delta_mc_noise=r.get("delta_mc_noise", np.nan), delta_window=r.get("delta_window", np.zeros(0)),
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
             widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label,
-            delta_floor=r.get("delta_floor", np.nan), rho=r.get("rho", np.nan),
+            delta_floor=_num(r.get("delta_floor")), rho=_num(r.get("rho")),
         )
         _write_trace(out / f"trace_{name}.csv", r["trace"])
         fitted[name] = (r, sl)
