@@ -129,6 +129,20 @@ def test_pseudolikelihood_method(make_cfg, tmp_path, store_dir):
     assert np.abs(z["J"] - J).max() < 0.12 and str(z["method"]) == "pseudolikelihood"
 
 
+def test_model_file_without_stability_cap_loads_without_pickle(make_cfg, tmp_path, monkeypatch):
+    # no cap rho reached by fresh BP (here: none tried) -> start J = 0, rho None -> stored as NaN
+    monkeypatch.setattr("weightspace.ising.boltzmann.RHOS", ())
+    n = 6
+    J, h = _planted(n, seed=3)
+    from weightspace.ising.exact import exact_moments
+
+    ex = exact_moments(J, h)
+    np.savez(tmp_path / "mom.npz", m=np.asarray(ex.m).reshape(n), C=np.asarray(ex.C).reshape(n, n))
+    run(make_cfg("fit_ising", [f"moments={tmp_path / 'mom.npz'}", "logger=none", "verify.mc=false"]))
+    z = np.load(tmp_path / "model_full.npz")  # allow_pickle=False: object arrays would raise here
+    assert np.isnan(z["rho"]) and z["rho"].dtype == np.float64
+
+
 def test_external_moments_and_malformed_file(make_cfg, tmp_path):
     n = 8
     J, h = _planted(n, seed=2)
