@@ -64,8 +64,8 @@ def test_lone_network_lightning_equals_fused_loop(tiny):
     b = MeanFieldNet(WIDTHS, [5])
     b.fit_manual(x, y, 20, 2)
     for ra, rb in zip(a.history, b.history, strict=True):
-        assert torch.allclose(ra["train_ce"], rb["train_ce"], rtol=1e-5)
-    assert not torch.allclose(a.history[0]["train_ce"], a.history[1]["train_ce"], rtol=1e-3)  # it did learn
+        assert torch.allclose(ra["train_loss"], rb["train_loss"], rtol=1e-5)
+    assert not torch.allclose(a.history[0]["train_loss"], a.history[1]["train_loss"], rtol=1e-3)  # it did learn
     for ta, tb in zip(a.thetas, b.thetas):
         assert torch.allclose(ta, tb, atol=1e-4)
 
@@ -81,8 +81,8 @@ def test_ensemble_member_equals_lone_network_and_seeds_matter(tiny):
     for te, tl in zip(ens.thetas, lone.thetas):
         assert torch.allclose(te[1], tl[0], atol=1e-5)
         assert not torch.allclose(te[0], te[1], atol=1e-2)
-    assert torch.allclose(torch.stack([h["train_ce"][1] for h in ens.history]),
-                          torch.stack([h["train_ce"][0] for h in lone.history]), rtol=1e-5)
+    assert torch.allclose(torch.stack([h["train_loss"][1] for h in ens.history]),
+                          torch.stack([h["train_loss"][0] for h in lone.history]), rtol=1e-5)
     ev_e, ev_l = ens.evaluate(), lone.evaluate()
     assert torch.equal(ev_e["configs"][:, 1], ev_l["configs"][:, 0])  # same samples from the same seed
     assert not torch.equal(ev_e["configs"][:, 0], ev_e["configs"][:, 1])

@@ -43,8 +43,16 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     sc, fz = cfg.scenario, cfg.freeze
     seeds = [int(cfg.seed) + k for k in range(int(cfg.runs))]
     model = MeanFieldNet(
-        cfg.arch.widths, seeds, sc.lr, sc.weight_decay, sc.init_std, cfg.eval.n_samples,
-        loss=cfg.loss, frozen=list(fz.layers), redraw_frozen=fz.redraw, frozen_field=fz.field,
+        cfg.arch.widths,
+        seeds,
+        sc.lr,
+        sc.weight_decay,
+        sc.init_std,
+        cfg.eval.n_samples,
+        loss=cfg.loss,
+        frozen=list(fz.layers),
+        redraw_frozen=fz.redraw,
+        frozen_field=fz.field,
     )
     model.set_eval_data(torch.from_numpy(data.x_test), torch.from_numpy(data.y_test))
     batches = EnsembleBatches(torch.from_numpy(data.x_train), torch.from_numpy(data.y_train), seeds, sc.batch_size)
@@ -72,7 +80,7 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     curves = {k: torch.stack([row[k] for row in model.history]).numpy() for k in model.history[0]}
     write_history(out / "history.csv", curves)
     fig = plot_learning_curves(
-        curves, out / "learning_curves.png", f"{cfg.arch.name}, {data.name}, P={len(data.x_train)}"
+        curves, out / "learning_curves.png", f"{cfg.arch.name}, {data.name}, P={len(data.x_train)}", cfg.loss
     )
     tracking.log_figure(loggers, "learning_curves", fig)
     epochs = len(model.epoch_seconds)
@@ -84,7 +92,7 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         "train_acc_sampled_mean": float(train_acc.mean()),  # the same samples on the training set
         "train_acc_sampled_mean_std": float(train_acc.mean(0).std()),
         "test_acc_meanfield": float(final["acc_meanfield"].mean()),
-        "train_ce": float(curves["train_ce"][-1].mean()),
+        "train_loss": float(curves["train_loss"][-1].mean()),
         "epochs": float(epochs),
         "seconds_per_epoch": float(np.mean(model.epoch_seconds)) if epochs else float("nan"),
         "wall_seconds": wall,

@@ -83,7 +83,7 @@ def _compiled_accuracy() -> Callable[..., Tensor]:
 
 class MeanFieldNet(L.LightningModule):
     """E mean-field binary networks of the same widths trained with Adam on softmax cross-entropy
-    (``loss="hinge"``: multi-class hinge, :mod:`.losses`; history key ``train_ce`` holds that loss).
+    (``loss="hinge"``: multi-class hinge, :mod:`.losses`; history key ``train_loss`` holds the loss trained on).
 
     The L2 term adds ``weight_decay * theta`` to the gradient (Adam's coupled weight decay),
     as in the paper's protocol (App. D). ``frozen`` parts (e.g. ``["itr"]``) are quenched to random
@@ -184,7 +184,7 @@ class MeanFieldNet(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self.epoch_seconds.append(time.perf_counter() - self._t0)
-        row = {"train_ce": (self._ce_sum / max(self._ce_count, 1)).cpu()}
+        row = {"train_loss": (self._ce_sum / max(self._ce_count, 1)).cpu()}
         self._ce_sum.zero_()
         self._ce_count = 0
         if self.eval_data is not None:
@@ -230,6 +230,6 @@ class MeanFieldNet(L.LightningModule):
                 t += 1
                 ce_sum += step_fn(thetas, ms, vs, t, xb, yb, self._eps(batch_size), hp.lr, hp.weight_decay, trainable)
             self.epoch_seconds.append(time.perf_counter() - t0)
-            self.history.append({"train_ce": (ce_sum / len(batches)).cpu()})
+            self.history.append({"train_loss": (ce_sum / len(batches)).cpu()})
             if on_epoch is not None:
                 on_epoch(epoch)

@@ -9,14 +9,17 @@ import numpy as np
 
 from weightspace.plots import save_figure
 
+LOSS_NAMES = {"ce": "cross-entropy", "hinge": "multi-class hinge loss"}
 
-def plot_learning_curves(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
-    """Mean +- std over networks of training CE and test accuracies; ``curves[k]`` is ``[epochs, E]``."""
+
+def plot_learning_curves(curves: dict[str, np.ndarray], path: str | Path, title: str = "", loss: str = "ce") -> Path:
+    """Mean +- std over networks of the training loss (``loss``: ce | hinge) and test accuracies;
+    ``curves[k]`` is ``[epochs, E]``."""
     fig, (ax_ce, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
-    epochs = np.arange(1, len(curves["train_ce"]) + 1)
-    n = curves["train_ce"].shape[1]
+    epochs = np.arange(1, len(curves["train_loss"]) + 1)
+    n = curves["train_loss"].shape[1]
     series = [
-        ("train_ce", ax_ce, "training cross-entropy", "C0"),
+        ("train_loss", ax_ce, f"training {LOSS_NAMES[loss]}", "C0"),
         ("test_acc_sampled_best", ax_acc, "binary net, best of K samples", "C1"),
         ("test_acc_sampled_mean", ax_acc, "binary net, mean over samples", "C2"),
         ("test_acc_meanfield", ax_acc, "mean-field", "C3"),
@@ -27,7 +30,7 @@ def plot_learning_curves(curves: dict[str, np.ndarray], path: str | Path, title:
         mean, std = curves[key].mean(1), curves[key].std(1)
         ax.plot(epochs, mean, color=color, label=label)
         ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.25)
-    ax_ce.set(xlabel="epoch", ylabel="cross-entropy", title=f"training loss (mean ± std, {n} runs)")
+    ax_ce.set(xlabel="epoch", ylabel=LOSS_NAMES[loss], title=f"training loss (mean ± std, {n} runs)")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="test accuracy")
     for ax in (ax_ce, ax_acc):
         ax.grid(alpha=0.3)
