@@ -18,7 +18,7 @@ from weightspace.data.datasets import load_embedded
 from weightspace.ensemble.store import EnsembleStore
 from weightspace.nets.batches import EnsembleBatches, NoiseStream, epoch_orders
 from weightspace.nets.meanfield import meanfield_grads, meanfield_logits
-from weightspace.nets.module import MeanFieldNet, init_fields
+from weightspace.nets.module import MeanFieldNet, _accuracy, _accuracy_fused, init_fields
 
 WIDTHS = [20, 15, 15, 10]
 
@@ -52,6 +52,16 @@ def test_fused_gradient_matches_autograd():
     for t, g in zip(th, grads):
         # forward.lrelu builds its 0.1 slope in float32, hence 1e-7 and not 1e-12 in float64
         assert torch.allclose(t.grad, g, rtol=1e-7, atol=1e-7 * t.grad.abs().max().item())
+
+
+def test_feature_major_evaluation_equals_plain_forward():
+    # the collection's (compiled) best-of-K evaluation path vs forward.fixed_forward, per network
+    g = torch.Generator().manual_seed(0)
+    ws = [torch.where(torch.rand(5, o, i, generator=g) < 0.5, -1.0, 1.0) for o, i in zip(WIDTHS[1:], WIDTHS[:-1])]
+    x, y = torch.randn(300, WIDTHS[0], generator=g), torch.randint(0, 10, (300,), generator=g)
+    acc = _accuracy_fused(ws, x, y)
+    assert torch.equal(acc, _accuracy(ws, x, y))
+    assert acc.shape == (5,) and len(set(acc.tolist())) > 1  # per network, not pooled
 
 
 def test_lone_network_lightning_equals_fused_loop(tiny):
