@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ from weightspace.landscape.apps import (
     permutation,
     tap,
 )
+from weightspace.landscape.apps.common import load_models
 from weightspace.landscape.inputs import LEVELS, pick_by_level
 from weightspace.nets.spins import n_spins, part_slice
 
@@ -144,3 +148,26 @@ def test_other_apps_run(fitted: Path, tmp_path: Path) -> None:
         [],
     )
     assert np.isfinite(m["itr/r0.6/s_x0"]) and (tmp_path / "permutation.png").exists()
+
+
+def test_parts_from_fits_of_different_methods_are_flagged(fitted: Path, tmp_path: Path, caplog) -> None:
+    # newest fit per part (model.dir unset): a later pseudolikelihood fit of `full` only mixes methods
+    root = tmp_path / "outputs" / "fit_ising" / "test"
+    (root / "a").mkdir(parents=True)
+    for part in ("full", "lb", "itr", "rb"):
+        shutil.copy(fitted / f"model_{part}.npz", root / "a" / f"model_{part}.npz")
+    (root / "b").mkdir()
+    z = dict(np.load(fitted / "model_full.npz"))
+    np.savez(root / "b" / "model_full.npz", **(z | {"method": "pseudolikelihood"}))
+    os.utime(root / "b" / "model_full.npz", (2e9, 2e9))  # the newest file
+    acfg = OmegaConf.create({"parts": "all", "widths": WIDTHS, "model": {"path": None, "dir": None,
+                             "fit_root": str(tmp_path / "outputs" / "fit_ising"), "scenario": "test", "method": None}})
+    with caplog.at_level(logging.WARNING):
+        models = load_models(acfg)
+    assert [m.method for m in models] == ["pseudolikelihood", "boltzmann", "boltzmann", "boltzmann"]
+    assert "different methods" in caplog.text
+    caplog.clear()
+    acfg.model.method = "boltzmann"
+    with caplog.at_level(logging.WARNING):
+        assert {m.method for m in load_models(acfg)} == {"boltzmann"}
+    assert "different methods" not in caplog.text

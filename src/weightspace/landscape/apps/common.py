@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from omegaconf import DictConfig
 from weightspace.backend import get_xp
 from weightspace.landscape.inputs import FittedModel, choose_references, latest_model, load_model
 from weightspace.nets.spins import available_parts
+
+log = logging.getLogger(__name__)
 
 
 def _parts(acfg: DictConfig) -> list[str]:
@@ -33,6 +36,13 @@ def load_models(acfg: DictConfig) -> list[FittedModel]:
         else:
             path = latest_model(mcfg.fit_root, str(mcfg.scenario), part, mcfg.get("method"))
         out.append(load_model(path))
+        log.info("part %s: %s model %s (delta_bp %.4f, delta_mc %.4f)", part, out[-1].method, path,
+                 out[-1].delta_bp, out[-1].delta_mc)
+    methods = sorted({m.method for m in out})
+    if len(methods) > 1:
+        log.warning("the parts use models of different methods (%s): the newest fit of each part was taken; "
+                    "set model.method (e.g. analysis.entropy.model.method=bethe) to compare like with like",
+                    ", ".join(methods))
     return out
 
 
