@@ -22,9 +22,8 @@ import numpy as np
 from omegaconf import OmegaConf
 from threadpoolctl import threadpool_limits
 
-from weightspace.apps.fit_ising import verify_mc
-from weightspace.ising.boltzmann import boltzmann_learn
-from weightspace.ising.sampler import mc_moments_fn, sample
+from weightspace.apps.fit_ising import learn_bethe, learn_mc, verify_mc
+from weightspace.ising.sampler import sample
 from weightspace.ising.source import from_store
 from weightspace.nets.spins import part_slice
 
@@ -42,21 +41,10 @@ def throughput(J: np.ndarray, h: np.ndarray, dtype: str, threads: int | None, ch
     return chains * 20 * J.shape[0] / (time.perf_counter() - t0)
 
 
-def learn(m: np.ndarray, C: np.ndarray, J0: np.ndarray, h0: np.ndarray, cfg, **opts) -> tuple[dict, float]:
-    """MC learning from (J0, h0) with fit_ising's sampler settings and the given step options."""
-    mc = cfg.mc
+def learn(cfg, m: np.ndarray, C: np.ndarray, J0: np.ndarray, h0: np.ndarray, **step) -> tuple[dict, float]:
+    """fit_ising's MC learning from (J0, h0) with its step options overridden by ``step``; verified."""
     t0 = time.perf_counter()
-    with threadpool_limits(limits=mc.blas_threads):
-        res = boltzmann_learn(
-            m,
-            C,
-            J0=J0,
-            h0=h0,
-            moments_fn=mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed, dtype=mc.dtype),
-            check_every=None,
-            seed=cfg.seed,
-            **opts,
-        )
+    res = learn_mc(cfg, m, C, J0, h0, **step)
     seconds = time.perf_counter() - t0
     return verify_mc(cfg, res.J, res.h, m, C, keep_samples=False) | {"steps": res.steps}, seconds
 
@@ -73,19 +61,7 @@ def main() -> None:
     for part in args.parts:
         sl = part_slice(src.widths, part)
         m, C = src.moments.m[sl], src.moments.C[sl, sl]
-        b = cfg.bethe
-        start = boltzmann_learn(
-            m,
-            C,
-            init=b.init,
-            optimizer=b.optimizer,
-            lr_J=b.lr_J,
-            lr_h=b.lr_h,
-            tol=b.tol,
-            max_steps=b.max_steps,
-            check_every=b.check_every,
-            seed=cfg.seed,
-        )
+        start = learn_bethe(cfg, m, C)
         v0 = verify_mc(cfg, start.J, start.h, m, C, keep_samples=False)
         rates = {(dt, th): throughput(start.J, start.h, dt, th) for dt in ("float64", "float32") for th in (1, None)}
         print(
@@ -93,22 +69,11 @@ def main() -> None:
             f"(noise {v0['delta_mc_noise']:.4f}); sampler M updates/s: "
             + ", ".join(f"{dt}/{th or 'default'} threads {r / 1e6:.1f}" for (dt, th), r in rates.items())
         )
-        mc = cfg.mc
-        runs = {
-            "defaults": dict(
-                optimizer=mc.optimizer,
-                lr_J=mc.lr_J,
-                lr_h=mc.lr_h,
-                center=mc.center,
-                window=mc.window,
-                tol=mc.tol,
-                max_steps=mc.max_steps,
-            )
-        }
+        runs = {"defaults": {}}
         if args.baseline:
             runs["baseline"] = BASELINE
         for name, opts in runs.items():
-            v, seconds = learn(m, C, start.J, start.h, cfg, **opts)
+            v, seconds = learn(cfg, m, C, start.J, start.h, **opts)
             print(
                 f"  {name:>9}: delta_mc {v['delta_mc']:.4f} (noise {v['delta_mc_noise']:.4f}, debiased "
                 f"{np.sqrt(max(v['delta_mc'] ** 2 - v['delta_mc_noise'] ** 2, 0.0)):.4f}), {v['steps']} steps, "

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import tracking
 from ..backend import get_xp, to_numpy
-from ..ising.boltzmann import boltzmann_learn
+from ..ising.boltzmann import BoltzmannResult, boltzmann_learn
 from ..ising.bp import bp
 from ..ising.moments import fit_delta
 from ..ising.pseudolikelihood import fit_pseudolikelihood
@@ -57,6 +57,28 @@ def parts_to_fit(cfg: DictConfig, src: DataSource) -> list[tuple[str, slice]]:
     return [(p, part_slice(src.widths, p)) for p in names]
 
 
+def learn_bethe(cfg: DictConfig, m: Any, C: Any) -> BoltzmannResult:
+    """Boltzmann learning with BP moments, settings ``cfg.bethe`` (``method=bethe``, and the start of ``mc``)."""
+    b = cfg.bethe
+    return boltzmann_learn(
+        m, C, init=b.init, optimizer=b.optimizer, lr_J=b.lr_J, lr_h=b.lr_h, l2=b.l2, tol=b.tol,
+        max_steps=b.max_steps, check_every=b.check_every, seed=cfg.seed,
+    )
+
+
+MC_STEP_KEYS = ("optimizer", "lr_J", "lr_h", "center", "window", "tol", "max_steps")
+
+
+def learn_mc(cfg: DictConfig, m: Any, C: Any, J0: Any, h0: Any, **step: Any) -> BoltzmannResult:
+    """Boltzmann learning with persistent-chain MC moments from (J0, h0): sampler ``cfg.mc``, step rule
+    ``cfg.mc`` (``MC_STEP_KEYS``) unless overridden by ``step``."""
+    mc = cfg.mc
+    opts = {k: mc[k] for k in MC_STEP_KEYS} | step
+    moments_fn = mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed, dtype=mc.dtype)
+    with threadpool_limits(limits=mc.blas_threads):
+        return boltzmann_learn(m, C, J0=J0, h0=h0, moments_fn=moments_fn, check_every=None, seed=cfg.seed, **opts)
+
+
 def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) -> dict[str, Any]:
     """Fit one part with ``cfg.method``; returns J, h, delta_bp and diagnostics (host arrays)."""
     m = xp.asarray(src.moments.m[sl])
@@ -64,25 +86,14 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
     method = cfg.method
     out: dict[str, Any] = {}
     if method in ("bethe", "mc"):
-        b = cfg.bethe
-        res = boltzmann_learn(
-            m, C, init=b.init, optimizer=b.optimizer, lr_J=b.lr_J, lr_h=b.lr_h, l2=b.l2, tol=b.tol,
-            max_steps=b.max_steps, check_every=b.check_every, seed=cfg.seed,
-        )
+        res = learn_bethe(cfg, m, C)
         J, h = res.J, res.h
         out |= {"trace": np.asarray(res.delta), "converged": res.converged, "steps": res.steps,
                 "fresh_disagrees": res.fresh_disagrees, "n_backtracks": res.n_backtracks,
                 "rho": res.rho, "delta_floor": res.delta_floor}
         if method == "mc":
-            mc = cfg.mc
-            J0, h0 = (J, h) if mc.init_from_bethe else (xp.zeros_like(J), xp.zeros_like(h))
-            moments_fn = mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed, dtype=mc.dtype)
-            with threadpool_limits(limits=mc.blas_threads):
-                res = boltzmann_learn(
-                    m, C, J0=J0, h0=h0, moments_fn=moments_fn, optimizer=mc.optimizer, lr_J=mc.lr_J,
-                    lr_h=mc.lr_h, center=mc.center, window=mc.window, tol=mc.tol, max_steps=mc.max_steps,
-                    check_every=None, seed=cfg.seed,
-                )
+            J0, h0 = (J, h) if cfg.mc.init_from_bethe else (xp.zeros_like(J), xp.zeros_like(h))
+            res = learn_mc(cfg, m, C, J0, h0)
             J, h = res.J, res.h
             out |= {"trace": np.concatenate([out["trace"], np.asarray(res.delta)]), "converged": res.converged,
                     "steps": out["steps"] + res.steps, "delta_window": res.delta_window}
