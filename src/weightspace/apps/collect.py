@@ -55,7 +55,7 @@ from ..nets.module import MeanFieldNet  # noqa: E402
 from ..nets.spins import n_spins  # noqa: E402
 from .common import load_data, write_json  # noqa: E402
 
-CPU_STEP_ROWS = 3_200  # auto E on CPU = this / batch (16 at batch 200: a step's tensors stay in L2; docs/benchmarks.md)
+CPU_STEP_ROWS = 3_200  # auto E on CPU = this / batch (16 at batch 200: fastest of 16/32/64; docs/benchmarks.md)
 CPU_MAX_ENSEMBLE = 256
 GPU_MEMORY_FRACTION = 0.5  # share of free device memory the auto E may plan to use
 MAX_ENSEMBLE = 65536
