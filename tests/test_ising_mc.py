@@ -15,12 +15,13 @@ from scipy.special import erf
 from weightspace.ising.exact import enumerate_states, exact_moments
 from weightspace.ising.pseudolikelihood import fit_pseudolikelihood
 from weightspace.ising.sampler import (
-    PersistentChains,
+    geometric_ladder,
     integrated_autocorr_time,
     ising_energy,
     mc_moments_fn,
     metropolis_trace,
     sample,
+    temper,
 )
 from weightspace.ising.threespin import compare_three_spin, fraction_within, triple_correlations
 
@@ -138,7 +139,8 @@ def test_metropolis_trace_energies_and_equilibrium():
 
 
 def test_persistent_mc_moments_for_boltzmann_learning():
-    """mc_moments_fn and PersistentChains keep their chains and return the model's m, raw C."""
+    """mc_moments_fn keeps its chains and returns the model's m, raw C; with a single rung it is plain heat-bath
+    sampling (the same random stream as ``sample``), with a ladder the target rung's moments."""
     n = 10
     J, h = random_model(n, 0.3, 0.3, seed=7)
     ex = exact_moments(J, h)
@@ -147,10 +149,65 @@ def test_persistent_mc_moments_for_boltzmann_learning():
     m, C, state2 = fn(J, h, state)
     assert state2.shape == (100, n) and not np.array_equal(state, state2)
     assert np.abs(m - ex.m[0]).max() < 0.04 and np.abs(C - ex.C[0]).max() < 0.04
-    pc = PersistentChains(100, n, seed=1, burn_in=50)
-    m2, C2 = pc.moments(J, h, 150)
-    assert pc.burn_in == 0 and pc.chains.shape == (100, n)
-    assert np.abs(m2 - ex.m[0]).max() < 0.04 and np.abs(C2 - ex.C[0]).max() < 0.04
+    seed = int(np.random.default_rng(0).integers(2**31 - 1))  # the first draw of mc_moments_fn's seed stream
+    ref = sample(J, h, 100, 150, burn_in=50, seed=seed)
+    m1, C1, _ = mc_moments_fn(n_chains=100, n_sweeps=150, seed=0, burn_in=50)(J, h, None)
+    np.testing.assert_array_equal(m1, ref.m)
+    np.testing.assert_array_equal(C1, ref.C)
+    fn = mc_moments_fn(n_chains=50, n_sweeps=150, seed=1, burn_in=50, temps=3, beta_min=0.5)
+    m2, C2, state = fn(J, h, None)
+    m2, C2, state = fn(J, h, state)
+    assert state.shape == (150, n)
+    assert np.abs(m2 - ex.m[0]).max() < 0.05 and np.abs(C2 - ex.C[0]).max() < 0.05
+
+
+def test_tempering_target_moments_match_enumeration_on_a_tilted_model():
+    """Replica exchange leaves every rung in equilibrium: the target's m, raw C and the mean tilted
+    energy of each rung agree with enumeration of exp(-beta_k (E - x Q)) within 5 s.e."""
+    n, x = 12, 0.4
+    J, h = random_model(n, 0.35, 0.3, seed=11)
+    star = np.where(np.random.default_rng(12).random(n) < 0.5, 1.0, -1.0)
+    betas = geometric_ladder(0.3, 4)
+    res = temper(J, h, betas, n_sets=32, n_sweeps=1500, burn_in=100, x=x, sigma_star=star, seed=13,
+                 keep_samples=True)
+    S = res.samples.astype(float)  # (T, sets, N)
+    iu = np.triu_indices(n, 1)
+    per_set = np.concatenate([S.mean(axis=0), np.einsum("tri,trj->rij", S, S)[:, iu[0], iu[1]] / S.shape[0]], axis=1)
+    se = per_set.std(axis=0, ddof=1) / np.sqrt(S.shape[1])
+    ex = exact_moments(J, h + x * star)
+    z = (np.concatenate([res.m, res.C[iu]]) - np.concatenate([ex.m[0], ex.C[0][iu]])) / se
+    assert np.abs(z).max() < 5.0 and np.mean(z**2) < 2.0
+    K = np.asarray(res.energies) - x * np.asarray(res.overlaps)  # (n_kept, T, sets)
+    for k, b in enumerate(betas):
+        exact_k = float(exact_moments(b * J, b * (h + x * star)).energy[0]) / b  # <E - xQ> at beta_k
+        means = K[:, k].mean(axis=0)
+        assert abs(means.mean() - exact_k) < 5 * means.std(ddof=1) / np.sqrt(means.size)
+    assert np.all(res.swap_acceptance > 0.2) and res.passages > 0
+    np.testing.assert_allclose(S[:, 0] @ star, np.asarray(res.overlaps)[:, -1, 0])
+
+
+def test_tempering_crosses_a_barrier_that_traps_single_spin_moves():
+    """Curie-Weiss ferromagnet, N = 12, J_ij = 0.6, h_i = 0.02: the two ordered states are separated by
+    a barrier of ~43 at beta = 1. Heat-bath chains started all up stay up (m ≈ 1); tempering from
+    beta = 0.02 finds the exact mixture of the two states (m ≈ 0.24)."""
+    n = 12
+    J = 0.6 * (np.ones((n, n)) - np.eye(n))
+    h = np.full(n, 0.02)
+    exact_m = float(exact_moments(J, h).m[0].mean())
+    up = np.ones(n)
+    plain = sample(J, h, n_chains=32, n_sweeps=2000, burn_in=0, init=up, seed=0)
+    assert float(plain.m.mean()) > 0.99 > exact_m + 0.5
+    res = temper(J, h, geometric_ladder(0.02, 16), n_sets=32, n_sweeps=2000, burn_in=200, init=up, seed=1)
+    assert abs(float(res.m.mean()) - exact_m) < 0.1
+    assert res.passages > 50 and res.swap_acceptance.min() > 0.1
+
+
+def test_tempering_rejects_bad_ladders():
+    J, h = random_model(5, 0.3, 0.3, seed=0)
+    with pytest.raises(ValueError, match="increasing"):
+        temper(J, h, [1.0, 0.5], 2, 2)
+    with pytest.raises(ValueError, match="beta_min"):
+        geometric_ladder(0.0, 4)
 
 
 def test_sampler_rejects_bad_input():

@@ -23,15 +23,18 @@ def test_simpson_weights_integrate_cubics_exactly():
         simpson_weights(8)
 
 
+@pytest.mark.parametrize("tempering", [False, True])
 @pytest.mark.parametrize("x", [0.0, 0.8])
-def test_thermo_entropy_matches_enumeration(x):
+def test_thermo_entropy_matches_enumeration(x, tempering):
     """s, ln Z/N, eps and d of the (tilted) model equal their enumerated values within
-    4 combined errors (MC + quadrature), by both the energy and the heat-capacity route."""
+    4 combined errors (MC + quadrature), by both the energy and the heat-capacity route,
+    with annealed runs per grid point or one replica-exchange run over the grid."""
     n = 10
     J, h = random_model(n, 0.4, 0.3, seed=5)
     star = np.where(np.random.default_rng(6).random(n) < 0.5, 1.0, -1.0)
     res = thermo_entropy(J, h, x=x, sigma_star=star, n_lam=9, n_chains=48, n_sweeps=600,
-                         burn_in=100, seed=1)
+                         burn_in=100, seed=1, tempering=tempering)
+    assert res.swap_acceptance.shape == ((7,) if tempering else (0,))
     ex = exact_moments(J, h + x * star)  # P_x: fields h + x s*
     s_exact = float(ex.entropy[0]) / n
     q_exact = float(ex.m[0] @ star) / n
@@ -44,6 +47,25 @@ def test_thermo_entropy_matches_enumeration(x):
     assert res.s_heat_err < 0.003 and res.tau_reliable
     # s = -beta f + beta eps - x q (paper Sec. IV)
     assert res.s == pytest.approx(res.log_z + res.energy - x * res.q, abs=1e-12)
+
+
+def test_tempered_integration_finds_the_entropy_of_a_two_state_ferromagnet():
+    """Curie-Weiss N = 10, J_ij = 0.8, tilted towards all-up with x = -0.3 (i.e. away from it): at lam = 1
+    the all-down state dominates, but chains annealed down the lam grid freeze in the state they
+    fell into near lam ~ 0.2; the replica-exchange run over the same grid recovers the exact entropy."""
+    n, x = 10, -0.3
+    J = 0.8 * (np.ones((n, n)) - np.eye(n))
+    h = np.full(n, 0.05)
+    star = np.ones(n)
+    ex = exact_moments(J, h + x * star)
+    s_exact = float(ex.entropy[0]) / n
+    res = thermo_entropy(J, h, x=x, sigma_star=star, n_lam=17, n_chains=32, n_sweeps=800, burn_in=100,
+                         seed=2, tempering=True)
+    d_exact = (1 - float(ex.m[0] @ star) / n) / 2
+    assert abs(res.s - s_exact) < 4 * (res.s_err + res.s_quad_err) + 0.01
+    assert abs(res.d - d_exact) < 0.05 and res.swap_acceptance.min() > 0.3
+    annealed = thermo_entropy(J, h, x=x, sigma_star=star, n_lam=17, n_chains=32, n_sweeps=800, burn_in=100, seed=2)
+    assert abs(annealed.d - d_exact) > 0.1  # a quarter of the annealed chains stay in the all-up state
 
 
 def test_thermo_entropy_rejects_bad_grid():

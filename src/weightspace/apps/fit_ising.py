@@ -27,7 +27,7 @@ from ..ising.boltzmann import BoltzmannResult, boltzmann_learn
 from ..ising.bp import bp
 from ..ising.moments import fit_delta
 from ..ising.pseudolikelihood import fit_pseudolikelihood
-from ..ising.sampler import ising_energy, mc_moments_fn, sample
+from ..ising.sampler import geometric_ladder, ising_energy, mc_moments_fn, temper
 from ..ising.source import DataSource, from_moments_file, from_store, latest_store
 from ..ising.threespin import compare_three_spin
 from ..nets.spins import available_parts, part_slice
@@ -74,7 +74,8 @@ def learn_mc(cfg: DictConfig, m: Any, C: Any, J0: Any, h0: Any, **step: Any) -> 
     ``cfg.mc`` (``MC_STEP_KEYS``) unless overridden by ``step``."""
     mc = cfg.mc
     opts = {k: mc[k] for k in MC_STEP_KEYS} | step
-    moments_fn = mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed, dtype=mc.dtype)
+    moments_fn = mc_moments_fn(mc.chains, mc.sweeps_per_step, seed=cfg.seed, dtype=mc.dtype, temps=mc.temps,
+                               beta_min=mc.beta_min)
     with threadpool_limits(limits=mc.blas_threads):
         return boltzmann_learn(m, C, J0=J0, h0=h0, moments_fn=moments_fn, check_every=None, seed=cfg.seed, **opts)
 
@@ -124,14 +125,19 @@ def verify_mc(cfg: DictConfig, J: Any, h: Any, m: Any, C: Any, keep_samples: boo
     configurations of the first half (every k-th sweep) for the three-spin check."""
     v = cfg.verify
     Jv, hv = J.astype(v.dtype), h.astype(v.dtype)
+    betas = geometric_ladder(v.beta_min, v.temps)
     with threadpool_limits(limits=v.blas_threads):
-        a, b = (sample(Jv, hv, v.chains // 2, v.sweeps, burn_in=v.burn_in, seed=cfg.seed + k,
+        a, b = (temper(Jv, hv, betas, v.chains // 2, v.sweeps, burn_in=v.burn_in, seed=cfg.seed + k,
                        keep_samples=keep_samples and k == 0) for k in (0, 1))
     m_mc, C_mc = 0.5 * (a.m + b.m), 0.5 * (a.C + b.C)
     out = {
         "delta_mc": fit_delta(m, C, m_mc, C_mc), "delta_mc_noise": 0.5 * fit_delta(a.m, a.C, b.m, b.C),
-        "m_mc": to_numpy(m_mc), "C_mc": to_numpy(C_mc), "mc_tau": a.tau_energy, "mc_tau_reliable": a.tau_reliable,
+        "m_mc": to_numpy(m_mc), "C_mc": to_numpy(C_mc), "mc_tau": float(a.tau_energy[-1]),
+        "mc_tau_reliable": a.tau_reliable,
     }
+    if v.temps > 1:
+        out |= {"mc_swap_acceptance": float(np.min(np.concatenate([a.swap_acceptance, b.swap_acceptance]))),
+                "mc_passages": a.passages + b.passages}
     if keep_samples:
         stride = max(1, a.samples.shape[0] * a.samples.shape[1] // v.three_spin_samples)
         out["mc_samples"] = to_numpy(a.samples[::stride].reshape(-1, a.samples.shape[-1]))
@@ -180,13 +186,18 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             "delta_floor": _num(r.get("delta_floor")), "stability_cap": _num(r.get("rho")),
             "zero_couplings": float(np.mean(off == 0)), "seconds": seconds,
         }
-        rows.append(row)
-        metrics |= {f"{name}/{k}": float(v) for k, v in row.items() if isinstance(v, int | float | bool)}
         print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} "
               f"(stable-BP floor {row['delta_floor']:.4f}, BP converged: {row['bp_converged']})  "
               f"delta_mc={row['delta_mc']:.4f} (MC noise {row['delta_mc_noise']:.4f})  "
               f"zero couplings {row['zero_couplings']:.1%}  "
               f"{seconds:.1f} s")
+        if "mc_swap_acceptance" in r:
+            row |= {"verify_swap_acceptance": r["mc_swap_acceptance"], "verify_passages": r["mc_passages"]}
+            print(f"          replica exchange ({cfg.verify.temps} rungs from beta {cfg.verify.beta_min}): lowest swap "
+                  f"acceptance {r['mc_swap_acceptance']:.2f}, {r['mc_passages']} hot-to-target passages"
+                  + ("  WARNING: rungs barely exchange; add rungs" if r["mc_swap_acceptance"] < 0.05 else ""))
+        rows.append(row)
+        metrics |= {f"{name}/{k}": float(v) for k, v in row.items() if isinstance(v, int | float | bool)}
     tracking.log_table(loggers, "fit_summary", rows, out / "fit_summary.csv")
     pngs = figs.fit_figures(fitted, src, out, cfg.method)
     if cfg.verify.three_spin and "full" in fitted and "mc_samples" in fitted["full"][0] and src.store is not None:

@@ -116,7 +116,7 @@ class _Kernel:
     so that each spin's row over the chains is contiguous.
     """
 
-    def __init__(self, J: Any, h: Any, beta: float, tilt: Any, rule: str, order: str, rs: Any, block: int) -> None:
+    def __init__(self, J: Any, h: Any, beta: Any, tilt: Any, rule: str, order: str, rs: Any, block: int) -> None:
         if rule not in RULES:
             raise ValueError(f"rule={rule!r}: choose one of {', '.join(RULES)}")
         if order not in ORDERS:
@@ -124,7 +124,9 @@ class _Kernel:
         if block < 1:
             raise ValueError(f"block={block}: need a positive block size")
         self.xp = array_module(J)
-        self.J, self.h, self.beta, self.tilt = J, h, float(beta), tilt
+        # beta: a number, or one inverse temperature per chain (R,); tilt: (N,) or per chain (N, R)
+        self.beta = float(beta) if np.ndim(beta) == 0 else self.xp.asarray(beta, dtype=J.dtype)
+        self.J, self.h, self.tilt = J, h, tilt if tilt.ndim == 2 else tilt[:, None]
         self.rule, self.order, self.rs, self.block = rule, order, rs, int(block)
         self.n_moves = 0
         self.n_changed = self.xp.zeros((), dtype=J.dtype)
@@ -148,25 +150,27 @@ class _Kernel:
     def sweep(self, ST: Any, FT: Any) -> None:
         """One sweep over all N spins of every chain, in place on ST and FT.
 
-        Inside a block the log-odds of its k-th spin is g_k = β F0_k + x s*_k + β Σ_{k'<k} J_kk' d_k',
+        Inside a block the log-odds of its k-th spin is g_k = β F0_k + x s*_k + Σ_{k'<k} J_kk' β d_k',
         d the changes of the block's earlier spins; after the block FT += J[:, block] D.
         """
-        xp, J, n = self.xp, self.J, self.J.shape[0]
+        xp, J, n, beta = self.xp, self.J, self.J.shape[0], self.beta
         perm = self.rs.permutation(n) if self.order == "random" else xp.arange(n)
         heatbath = self.rule == "heatbath"
         for start in range(0, n, self.block):
             idx = perm[start : start + self.block]
             Sb = ST[idx]  # copy (fancy indexing), (b, R)
             Jcols = J[:, idx]
-            Jbb = self.beta * Jcols[idx]
-            G = self.beta * FT[idx] + self.tilt[idx][:, None]
+            Jbb = Jcols[idx]
+            G = beta * FT[idx] + self.tilt[idx]
             TH = self.thresholds(Sb)
             D = xp.zeros_like(Sb)
+            BD = xp.zeros_like(Sb)  # β d
             for k in range(Sb.shape[0]):
-                g = G[k] + Jbb[k, :k] @ D[:k] if k else G[k]
+                g = G[k] + Jbb[k, :k] @ BD[:k] if k else G[k]
                 s = Sb[k]
                 new = xp.where(g > TH[k], 1.0, -1.0) if heatbath else xp.where(s * g < TH[k], -s, s)
                 D[k] = new - s
+                BD[k] = beta * D[k]
             ST[idx] = Sb + D
             FT += Jcols @ D
             self.n_changed += 0.5 * xp.abs(D).sum()
@@ -292,34 +296,158 @@ def sample(
     )
 
 
-class PersistentChains:
-    """Chains kept between calls (persistent MC for Boltzmann learning with MC moments)."""
+@dataclass
+class TemperingResult:
+    """Output of :func:`temper`. Arrays live on the backend of J; T temperatures, S chain sets.
 
-    def __init__(
-        self, n_chains: int, n: int, seed: int | None = 0, xp: Any = np, rule: str = "heatbath", burn_in: int = 100
-    ) -> None:
-        self.rs = xp.random.RandomState(seed)
-        self.chains = random_configs(xp, n_chains, n, self.rs)
-        self.rule, self.burn_in = rule, burn_in
+    betas (T,) the ladder (ascending; the last is the target); energies, overlaps:
+    (n_kept, T, S) E(sigma) (untilted) and Q = sum_i s*_i s_i of the state at each temperature
+    of each set (overlaps None without sigma*); m (N,), C (N, N): averages of s_i and raw s_i s_j
+    at the target temperature; samples: (n_kept, S, N) int8 at the target, or None;
+    swap_acceptance (T-1,): accepted fraction of the swaps proposed between neighbours k, k+1;
+    passages: how many times a state went from the hottest temperature down to the target (summed
+    over sets; each brings the target a state decorrelated at high temperature); tau_energy (T,):
+    integrated autocorrelation times in sweeps per temperature; tau_reliable: all of them
+    reliable; acceptance: single-spin moves; chains (T*S, N) final states, temperature-major
+    (row k*S + s).
+    """
 
-    def moments(self, J: Any, h: Any, n_sweeps: int) -> tuple[Any, Any]:
-        """(m, C) averaged over ``n_sweeps`` sweeps continued from the stored chains.
+    betas: np.ndarray
+    energies: Any
+    overlaps: Any
+    m: Any
+    C: Any
+    samples: Any
+    swap_acceptance: np.ndarray
+    passages: int
+    tau_energy: np.ndarray
+    tau_reliable: bool
+    acceptance: float
+    chains: Any
 
-        The first call first runs ``burn_in`` sweeps from the random start.
-        """
-        res = sample(
-            J,
-            h,
-            self.chains.shape[0],
-            n_sweeps,
-            burn_in=self.burn_in,
-            thin=1,
-            seed=int(self.rs.randint(0, 2**31 - 1)),
-            init=self.chains,
-            rule=self.rule,
-        )
-        self.chains, self.burn_in = res.chains, 0
-        return res.m, res.C
+
+def geometric_ladder(beta_min: float, n_temps: int, beta_max: float = 1.0) -> np.ndarray:
+    """n_temps inverse temperatures from beta_min to beta_max, equally spaced in ln beta ([beta_max] for 1)."""
+    if not 0.0 < beta_min < beta_max or n_temps < 1:
+        raise ValueError(f"beta_min={beta_min}, n_temps={n_temps}: need 0 < beta_min < {beta_max} and n_temps >= 1")
+    return np.geomspace(beta_min, beta_max, n_temps) if n_temps > 1 else np.array([float(beta_max)])
+
+
+def temper(
+    J: Any,
+    h: Any,
+    betas: Any,
+    n_sets: int,
+    n_sweeps: int,
+    burn_in: int = 100,
+    thin: int = 1,
+    seed: int | None = 0,
+    init: Any = None,
+    x: float = 0.0,
+    sigma_star: Any = None,
+    rule: str = "heatbath",
+    keep_samples: bool = False,
+    accumulate_moments: bool = True,
+    block: int = _BLOCK,
+    progress: bool = False,
+) -> TemperingResult:
+    """Parallel tempering (replica exchange) on the ladder P_k(sigma) ∝ exp(-beta_k K(sigma)),
+    K = E(sigma) - x sum_i s*_i s_i, the target being the last (largest) beta.
+
+    ``n_sets`` independent sets of T = len(betas) chains (one chain per temperature) make single-spin
+    sweeps together; after each sweep neighbours (k, k+1) of the same set, k even or odd in turn,
+    exchange states with probability min(1, exp[(beta_k - beta_{k+1})(K_k - K_{k+1})]) (detailed
+    balance in the product measure). Hot chains cross the barriers that trap single-spin moves at the
+    target; sets never exchange, so they stay independent for error bars. ``init``: (N,), (S, N)
+    (every temperature of a set starts there) or (T*S, N) temperature-major, e.g. ``chains`` of an
+    earlier call. With a single beta = 1 this is :func:`sample` (same random stream) in random order.
+    """
+    xp = array_module(J)
+    J = xp.asarray(J)
+    h = xp.asarray(h, dtype=J.dtype)
+    _check_model(J, h)
+    betas = np.asarray(betas, dtype=float)
+    if betas.ndim != 1 or betas.size < 1 or np.any(betas <= 0) or np.any(np.diff(betas) <= 0):
+        raise ValueError(f"betas={betas.tolist()}: need positive, increasing inverse temperatures")
+    if n_sets < 1 or n_sweeps < thin or thin < 1 or burn_in < 0:
+        raise ValueError(f"n_sets={n_sets}, n_sweeps={n_sweeps}, thin={thin}, burn_in={burn_in}: need n_sets >= 1, "
+                         "n_sweeps >= thin >= 1 and burn_in >= 0")
+    n, T, S = J.shape[0], betas.size, int(n_sets)
+    R = T * S
+    if init is not None and np.ndim(init) == 2 and init.shape[0] == S != R:
+        init = xp.tile(xp.asarray(init), (T, 1))
+    rs = xp.random.RandomState(seed)
+    ST = _initial_chains(J, R, init, rs).T.copy()
+    beta_r = xp.asarray(np.repeat(betas, S), dtype=J.dtype)  # chain r = k*S + s has beta_k
+    tilt = _tilt_field(J, x, sigma_star)
+    sstar = None if sigma_star is None else xp.asarray(sigma_star, dtype=J.dtype)
+    kernel = _Kernel(J, h, beta_r, tilt[:, None] * beta_r[None, :], rule, "random", rs, block)
+    FT = kernel.fields(ST)
+    n_kept = n_sweeps // thin
+    energies = xp.empty((n_kept, T, S), dtype=J.dtype)
+    overlaps = None if sstar is None else xp.empty((n_kept, T, S), dtype=J.dtype)
+    samples = xp.empty((n_kept, S, n), dtype=xp.int8) if keep_samples else None
+    m_sum = xp.zeros(n) if accumulate_moments else None
+    C_sum = xp.zeros((n, n)) if accumulate_moments else None
+    n_acc, n_prop = np.zeros(T - 1), np.zeros(T - 1)
+    # each state carries the end of the ladder it last visited: +1 hottest, -1 target, 0 neither yet
+    label = xp.zeros((T, S), dtype=xp.int8)
+    passages = 0
+    target = slice((T - 1) * S, R)
+    db = xp.asarray(np.diff(betas), dtype=J.dtype)[:, None]  # (T-1, 1): beta_{k+1} - beta_k
+    rec = 0
+    for t in tqdm(range(burn_in + n_sweeps), desc="tempering sweeps", disable=not progress, mininterval=5.0):
+        kernel.sweep(ST, FT)
+        if (t + 1) % _REFRESH_EVERY == 0:
+            FT = kernel.fields(ST)
+        E = -0.5 * (ST * (FT + h[:, None])).sum(axis=0)
+        Q = None if sstar is None else sstar @ ST
+        K = (E if Q is None else E - x * Q).reshape(T, S)
+        # exchange: log ratio (beta_k - beta_{k+1})(K_k - K_{k+1}) = db_k (K_{k+1} - K_k)
+        ks = np.arange(t % 2, T - 1, 2)
+        if ks.size:
+            logr = db[ks] * (K[ks + 1] - K[ks])
+            acc = xp.log(rs.random_sample(logr.shape)) < logr
+            n_acc[ks] += to_numpy(acc.sum(axis=1))
+            n_prop[ks] += S
+            src = xp.arange(R).reshape(T, S)
+            lo, hi = src[ks], src[ks + 1]
+            src[ks] = xp.where(acc, hi, lo)
+            src[ks + 1] = xp.where(acc, lo, hi)
+            src = src.ravel()
+            ST, FT, E, label = ST[:, src], FT[:, src], E[src], label.ravel()[src].reshape(T, S)
+            Q = None if Q is None else Q[src]
+        label[0] = 1  # states now at the hottest temperature
+        passages += int((label[T - 1] == 1).sum())  # a state from the hottest end reached the target
+        label[T - 1] = -1
+        if t < burn_in or (t - burn_in + 1) % thin:
+            continue
+        energies[rec] = E.reshape(T, S)
+        if overlaps is not None:
+            overlaps[rec] = Q.reshape(T, S)
+        St = ST[:, target]
+        if samples is not None:
+            samples[rec] = St.T.astype(xp.int8)
+        if accumulate_moments:
+            m_sum += St.sum(axis=1)
+            C_sum += St @ St.T
+        rec += 1
+    n_samp = n_kept * S
+    taus = [integrated_autocorr_time(energies[:, k]) for k in range(T)]
+    return TemperingResult(
+        betas=betas,
+        energies=energies,
+        overlaps=overlaps,
+        m=None if m_sum is None else m_sum / n_samp,
+        C=None if C_sum is None else C_sum / n_samp,
+        samples=samples,
+        swap_acceptance=n_acc / np.maximum(n_prop, 1),
+        passages=passages,
+        tau_energy=np.array([tau for tau, _ in taus]) * thin,
+        tau_reliable=all(ok for _, ok in taus),
+        acceptance=kernel.acceptance(),
+        chains=ST.T.copy(),
+    )
 
 
 def mc_moments_fn(
@@ -329,20 +457,26 @@ def mc_moments_fn(
     burn_in: int = 100,
     rule: str = "heatbath",
     dtype: Any = None,
+    temps: int = 1,
+    beta_min: float = 0.2,
 ) -> Callable[[Any, Any, Any], tuple[Any, Any, Any]]:
     """A ``moments_fn(J, h, state) -> (m, C, state)`` backed by persistent MC chains.
 
-    ``state`` is the (R, N) chains array (None on the first call: random start plus
-    ``burn_in`` sweeps); each call runs ``n_sweeps`` sweeps from it and averages m, raw C
-    (float64). ``dtype`` (e.g. "float32"): the sampler's precision (default: that of J).
+    ``state`` is the chains array (None on the first call: random start plus ``burn_in``
+    sweeps); each call runs ``n_sweeps`` sweeps from it and averages m, raw C (float64) at
+    beta = 1. ``temps`` > 1: each of the ``n_chains`` target chains has a ladder of ``temps``
+    replicas down to ``beta_min`` (:func:`temper`), for models where single-spin moves do not
+    mix. ``dtype`` (e.g. "float32"): the sampler's precision (default: that of J).
     """
     rng = np.random.default_rng(seed)
+    betas = geometric_ladder(beta_min, temps)
 
     def moments_fn(J: Any, h: Any, state: Any) -> tuple[Any, Any, Any]:
         J, h = (J, h) if dtype is None else (J.astype(dtype), h.astype(dtype))
-        res = sample(
+        res = temper(
             J,
             h,
+            betas,
             n_chains,
             n_sweeps,
             burn_in=burn_in if state is None else 0,

@@ -22,6 +22,10 @@ Quadrature: composite Simpson on a uniform lam grid of 4k+1 points; its error is
 by Richardson, |S_h - S_2h| / 15. MC errors come from the spread of the R independent
 chains (chain means for <K>, jackknife over chains for Var K) and are propagated
 through the quadrature weights.
+
+With ``tempering`` the grid points lam_1..lam_K are the rungs of one replica-exchange run
+(``ising.sampler.temper``) instead of a sequence of annealed runs: hot rungs carry the chains
+across barriers that trap single-spin moves at lam = 1 (glassy models, e.g. the shallow net).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from weightspace.backend import array_module, to_numpy
-from weightspace.ising.sampler import sample
+from weightspace.ising.sampler import sample, temper
 
 
 @dataclass
@@ -47,7 +51,8 @@ class ThermoEntropy:
     q, q_err: overlap (1/N) sum_i s*_i <s_i> (0 without sigma*); d = (1 - q)/2, d_err;
     lams, mean_k, mean_k_err, var_k, var_k_err: the integrands per grid point (K totals);
     tau: energy autocorrelation time per point (sweeps), tau_reliable: all estimates
-    reliable; x.
+    reliable; x; swap_acceptance: with tempering, the accepted fraction of exchanges between
+    neighbouring grid points (n_lam - 2,), else empty.
     """
 
     s: float
@@ -71,6 +76,7 @@ class ThermoEntropy:
     tau: np.ndarray
     tau_reliable: bool
     x: float
+    swap_acceptance: np.ndarray
 
 
 def simpson_weights(n_points: int) -> np.ndarray:
@@ -116,13 +122,15 @@ def thermo_entropy(
     burn_in: int = 200,
     thin: int = 1,
     seed: int = 0,
+    tempering: bool = False,
     progress: bool = False,
 ) -> ThermoEntropy:
     """Entropy per spin of P_x ∝ exp(-E + x sum_i s*_i s_i) by integration over lam in [0, 1].
 
     At each of ``n_lam`` (= 4k+1) grid points, ``n_chains`` chains (warm-started from the
     previous point) run ``burn_in`` + ``n_sweeps`` heat-bath sweeps, recording every
-    ``thin``-th. See the module docstring for the equations and error estimates.
+    ``thin``-th; with ``tempering``, ``n_chains`` independent ladders over all grid points
+    exchange states instead. See the module docstring for the equations and error estimates.
     """
     if n_lam < 5 or (n_lam - 1) % 4:
         raise ValueError(f"n_lam={n_lam}: need 4k+1 >= 5 points (Simpson + Richardson error)")
@@ -137,21 +145,29 @@ def thermo_entropy(
     stats = np.zeros((n_lam, 4))
     stats[0, 2] = float(0.5 * xp.sum(J * J) + xp.sum(field * field))  # exact at lam = 0
     tau = np.ones(n_lam)
-    reliable, chains = True, None
-    e_stats = q_stats = (0.0, 0.0, 0.0, 0.0)
-    for k in tqdm(range(1, n_lam), desc="thermodynamic integration", disable=not progress):
-        lam = float(lams[k])
-        res = sample(J, h, n_chains, n_sweeps, burn_in=burn_in, thin=thin, beta=lam,
-                     seed=seed + k, init=chains, x=lam * x, sigma_star=sstar,
-                     accumulate_moments=False)
-        chains = res.chains
-        e = to_numpy(res.energies).astype(float)
-        qq = np.zeros_like(e) if res.overlaps is None else to_numpy(res.overlaps).astype(float)
+    swaps = np.zeros(0)
+    if tempering:
+        pt = temper(J, h, lams[1:], n_chains, n_sweeps, burn_in=burn_in, thin=thin, seed=seed, x=x,
+                    sigma_star=sstar, accumulate_moments=False, progress=progress)
+        e_all = to_numpy(pt.energies).astype(float)  # (n_kept, n_lam - 1, n_chains)
+        q_all = np.zeros_like(e_all) if pt.overlaps is None else to_numpy(pt.overlaps).astype(float)
+        tau[1:], reliable, swaps = pt.tau_energy, pt.tau_reliable, pt.swap_acceptance
+        series = [(e_all[:, k - 1], q_all[:, k - 1]) for k in range(1, n_lam)]
+    else:
+        series, reliable, chains = [], True, None
+        for k in tqdm(range(1, n_lam), desc="thermodynamic integration", disable=not progress):
+            lam = float(lams[k])
+            res = sample(J, h, n_chains, n_sweeps, burn_in=burn_in, thin=thin, beta=lam,
+                         seed=seed + k, init=chains, x=lam * x, sigma_star=sstar,
+                         accumulate_moments=False)
+            chains = res.chains
+            e = to_numpy(res.energies).astype(float)
+            series.append((e, np.zeros_like(e) if res.overlaps is None else to_numpy(res.overlaps).astype(float)))
+            tau[k] = res.tau_energy
+            reliable &= res.tau_reliable
+    for k, (e, qq) in enumerate(series, start=1):
         stats[k] = _chain_stats(e - x * qq)
-        tau[k] = res.tau_energy
-        reliable &= res.tau_reliable
-        if k == n_lam - 1:
-            e_stats, q_stats = _chain_stats(e), _chain_stats(qq)
+    e_stats, q_stats = _chain_stats(series[-1][0]), _chain_stats(series[-1][1])
     mean_k, mean_err, var_k, var_err = stats.T
     int_k, quad_k = _integral(mean_k)
     int_c, quad_c = _integral(lams * var_k)
@@ -184,4 +200,5 @@ def thermo_entropy(
         tau=tau,
         tau_reliable=bool(reliable),
         x=float(x),
+        swap_acceptance=np.asarray(swaps),
     )

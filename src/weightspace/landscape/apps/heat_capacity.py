@@ -48,6 +48,7 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
                     n_sweeps=int(mc.n_sweeps),
                     burn_in=int(mc.burn_in),
                     seed=int(acfg.seed) + k,
+                    tempering=bool(mc.tempering),
                     progress=bool(acfg.get("progress", False)),
                 )
                 s_bp = bp.log_z[k, t] + bp.energy[k, t] - x * bp.q[k, t]
@@ -65,6 +66,8 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
                         "d_bp": (1 - bp.q[k, t]) / 2,
                         "bp_converged": ok,
                         "tau_reliable": th.tau_reliable,
+                        "min_swap_acceptance": float(th.swap_acceptance.min()) if th.swap_acceptance.size
+                        else float("nan"),
                     }
                 )
                 if ok:
