@@ -19,6 +19,7 @@ from weightspace.landscape.apps import (
     heat_capacity,
     iso_energy,
     mc_dynamics,
+    mc_sweep,
     permutation,
     tap,
 )
@@ -148,6 +149,14 @@ def test_other_apps_run(fitted: Path, tmp_path: Path) -> None:
         [],
     )
     assert np.isfinite(m["itr/r0.6/s_x0"]) and (tmp_path / "permutation.png").exists()
+    m = mc_sweep.run(
+        _acfg("mc_sweep", fitted, tmp_path, {"parts": "rb", **refs, **small_x, "n_chains": 8, "sweeps_per_point": 10}),
+        tmp_path,
+        [],
+    )
+    z = np.load(tmp_path / "mc_sweep.npz")
+    assert z["d_rb"].shape == (2, 2, 5) and m["rb/loop_fraction"] == 0.0  # weak couplings: no loop
+    assert (tmp_path / "mc_sweep_hysteresis.png").stat().st_size > 0
 
 
 def test_parts_from_fits_of_different_methods_are_flagged(fitted: Path, tmp_path: Path, caplog) -> None:

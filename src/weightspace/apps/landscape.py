@@ -20,6 +20,7 @@ ANALYSES = {
     "tap": "weightspace.landscape.apps.tap",
     "mc_dynamics": "weightspace.landscape.apps.mc_dynamics",
     "heat_capacity": "weightspace.landscape.apps.heat_capacity",
+    "mc_sweep": "weightspace.landscape.apps.mc_sweep",
     "permutation": "weightspace.landscape.apps.permutation",
     "function_space": "weightspace.function_space.app",
     "layer_overlap": "weightspace.overlaps.app",

@@ -547,3 +547,79 @@ def metropolis_trace(
         if t % observe_every == 0:
             record(t)
     return TraceResult(np.asarray(sweeps), xp.stack(energy), observed, kernel.acceptance(), ST.T.copy())
+
+
+@dataclass
+class TiltSweepResult:
+    """Output of :func:`tilt_sweep`: x (T,); d, d_err, energy (K, 2, T) for K references, index 0 the
+    sweep down (x[0] → x[-1]), 1 the sweep back up, entry t the value at x[t]: d = (1 - q)/2 with
+    q = (1/N) sum_i s*_i s_i and energy E(sigma)/N, averaged over the chains and the second half of
+    the sweeps at each point (d_err: standard error over chains); acceptance."""
+
+    x: np.ndarray
+    d: np.ndarray
+    d_err: np.ndarray
+    energy: np.ndarray
+    acceptance: float
+
+
+def tilt_sweep(
+    J: Any,
+    h: Any,
+    refs: Any,
+    xs: Any,
+    n_chains: int = 32,
+    sweeps_per_point: int = 20,
+    seed: int | None = 0,
+    progress: bool = False,
+) -> TiltSweepResult:
+    """The Monte-Carlo counterpart of the BP entropy sweep (DESIGN 3.4) for models where BP fails.
+
+    ``n_chains`` heat-bath chains per reference sigma*_k (rows of ``refs``, K x N) start at sigma*_k and
+    sample P_x ∝ exp(-E(sigma) + x sum_i s*_i s_i) while x runs through ``xs`` and back, each point
+    warm-started from the previous one with ``sweeps_per_point`` sweeps. Where the tilted model has
+    two states separated by a barrier that single-spin moves cannot cross in that time, the two
+    branches of d(x) disagree: a hysteresis loop (first-order transition). Unlike the BP loop its
+    width also depends on the sweep rate; the equilibrium d(x) lies between the branches.
+    """
+    xp = array_module(J)
+    J = xp.asarray(J)
+    h = xp.asarray(h, dtype=J.dtype)
+    _check_model(J, h)
+    refs = xp.asarray(refs, dtype=J.dtype)
+    xs = np.asarray(xs, dtype=float)
+    n = J.shape[0]
+    if refs.ndim != 2 or refs.shape[1] != n or not bool(xp.all(xp.abs(refs) == 1)):
+        raise ValueError(f"refs: need ±1 references of shape (K, {n}); got {tuple(refs.shape)}")
+    if xs.ndim != 1 or xs.size < 2 or n_chains < 2 or sweeps_per_point < 2:
+        raise ValueError(f"x grid of {xs.size} points, n_chains={n_chains}, sweeps_per_point={sweeps_per_point}: "
+                         "need >= 2 of each")
+    K, T = refs.shape[0], xs.size
+    starsT = xp.repeat(refs, n_chains, axis=0).T.copy()  # (N, K*chains): each chain's own reference
+    rs = xp.random.RandomState(seed)
+    ST = starsT.copy()
+    kernel = _Kernel(J, h, 1.0, starsT, "heatbath", "random", rs, _BLOCK)
+    FT = kernel.fields(ST)
+    d, d_err, energy = np.zeros((3, K, 2, T))
+    keep = sweeps_per_point - sweeps_per_point // 2
+    sweeps = 0
+    with tqdm(total=2 * T, desc="MC tilt sweep", disable=not progress, mininterval=5.0) as bar:
+        for direction, order in enumerate((range(T), range(T - 1, -1, -1))):
+            for t in order:
+                kernel.tilt = xs[t] * starsT
+                q_sum = xp.zeros(ST.shape[1])
+                e_sum = xp.zeros(ST.shape[1])
+                for k in range(sweeps_per_point):
+                    kernel.sweep(ST, FT)
+                    sweeps += 1
+                    if sweeps % _REFRESH_EVERY == 0:
+                        FT = kernel.fields(ST)
+                    if k >= sweeps_per_point - keep:
+                        q_sum += (starsT * ST).sum(axis=0) / n
+                        e_sum += -0.5 * (ST * (FT + h[:, None])).sum(axis=0) / n
+                dc = to_numpy((1.0 - q_sum / keep) / 2.0).reshape(K, n_chains)
+                d[:, direction, t] = dc.mean(axis=1)
+                d_err[:, direction, t] = dc.std(axis=1, ddof=1) / np.sqrt(n_chains)
+                energy[:, direction, t] = to_numpy(e_sum / keep).reshape(K, n_chains).mean(axis=1)
+                bar.update()
+    return TiltSweepResult(xs, d, d_err, energy, kernel.acceptance())

@@ -36,9 +36,10 @@ class Hysteresis:
 
 
 def detect_hysteresis(
-    x: np.ndarray, d: np.ndarray, s: np.ndarray, converged: np.ndarray, threshold: float = 0.05
+    x: np.ndarray, d: np.ndarray, s: np.ndarray, converged: np.ndarray, threshold: float | np.ndarray = 0.05
 ) -> Hysteresis:
-    """Detect a loop from branch arrays d, s, converged (2,T) (index 0 down, 1 up; t ↔ x[t])."""
+    """Detect a loop from branch arrays d, s, converged (2,T) (index 0 down, 1 up; t ↔ x[t]);
+    ``threshold`` a number or one per x (e.g. raised to the sampling error of Monte-Carlo branches)."""
     x = np.asarray(x, dtype=float)
     d, s, converged = (np.asarray(a) for a in (d, s, converged))
     if d.shape != (2, x.size) or s.shape != d.shape or converged.shape != d.shape:
