@@ -51,6 +51,7 @@ def test_fit_all_parts_from_latest_store(make_cfg, tmp_path, store_dir):
     for part, (a, b) in {"full": (0, 14), "lb": (0, 6), "itr": (6, 10), "rb": (10, 14)}.items():
         z = np.load(tmp_path / f"model_{part}.npz")
         assert (int(z["start"]), int(z["stop"])) == (a, b) and str(z["part"]) == part
+        assert int(z["n_configs"]) == 200 * 200 == metrics[f"{part}/n_configs"]  # the store's configurations
         assert np.allclose(z["J"], z["J"].T) and np.all(np.diag(z["J"]) == 0)
         assert metrics[f"{part}/delta_bp"] < 0.02 and np.isfinite(metrics[f"{part}/delta_mc"])
     # BP correlations are direct-pair only: on this dense model the BP fit over-couples, which the

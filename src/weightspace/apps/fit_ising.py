@@ -170,7 +170,7 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             out / f"model_{name}.npz", J=r["J"], h=r["h"], delta_bp=r["delta_bp"], delta_mc=r.get("delta_mc", np.nan),
             delta_mc_noise=r.get("delta_mc_noise", np.nan), delta_window=r.get("delta_window", np.zeros(0)),
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
-            widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label,
+            widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label, n_configs=src.limit or -1,
             delta_floor=_num(r.get("delta_floor")), rho=_num(r.get("rho")),
         )
         _write_trace(out / f"trace_{name}.csv", r["trace"])
@@ -178,7 +178,8 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         J = r["J"]
         off = J[np.triu_indices_from(J, 1)]
         row = {
-            "part": name, "n_spins": sl.stop - sl.start, "method": cfg.method, "delta_bp": r["delta_bp"],
+            "part": name, "n_spins": sl.stop - sl.start, "n_configs": src.limit or -1, "method": cfg.method,
+            "delta_bp": r["delta_bp"],
             "bp_converged": r["bp_converged"], "delta_mc": r.get("delta_mc", float("nan")),
             "delta_mc_noise": r.get("delta_mc_noise", float("nan")),
             "learning_converged": r["converged"], "steps": r["steps"],
