@@ -49,6 +49,7 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
                     burn_in=int(mc.burn_in),
                     seed=int(acfg.seed) + k,
                     tempering=bool(mc.tempering),
+                    grid_power=float(mc.grid_power),
                     progress=bool(acfg.get("progress", False)),
                 )
                 s_bp = bp.log_z[k, t] + bp.energy[k, t] - x * bp.q[k, t]
@@ -60,7 +61,9 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
                         "x": x,
                         "s_mc": th.s,
                         "s_mc_err": th.s_err,
+                        "s_quad_err": th.s_quad_err,
                         "s_heat": th.s_heat,
+                        "s_heat_err": th.s_heat_err + th.s_heat_quad_err,
                         "d_mc": th.d,
                         "s_bp": s_bp,
                         "d_bp": (1 - bp.q[k, t]) / 2,
