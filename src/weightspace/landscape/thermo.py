@@ -21,8 +21,8 @@ where S = N ln 2 exactly, does not. At lam = 0 the moments are exact:
 Quadrature: composite Simpson on a uniform grid of 4k+1 points in t, lam = t^p (``grid_power``
 p; the integrands get the Jacobian p t^(p-1)); its error is estimated by Richardson,
 |S_h - S_2h| / 15. p > 1 crowds the points towards lam = 0, where Var(K) of a strongly coupled
-model falls by orders of magnitude within a small lam (Var_0 K ∝ sum J^2). MC errors come from the spread of the R independent
-chains (chain means for <K>, jackknife over chains for Var K) and are propagated
+model falls by orders of magnitude within a small lam (Var_0 K ∝ sum J^2). MC errors come from
+the spread of the R independent chains (chain means for <K>, jackknife over chains for Var K) and are propagated
 through the quadrature weights.
 
 With ``tempering`` the grid points lam_1..lam_K are the rungs of one replica-exchange run
