@@ -232,67 +232,22 @@ def sample(
     ``thin``-th state is recorded (energy, magnetisation, overlap with sigma*, the running
     m and raw C, and the configurations when ``keep_samples``).
     """
-    xp = array_module(J)
-    J = xp.asarray(J)
-    h = xp.asarray(h, dtype=J.dtype)
-    _check_model(J, h)
-    for name, val, lo in (
-        ("n_chains", n_chains, 1),
-        ("n_sweeps", n_sweeps, 1),
-        ("burn_in", burn_in, 0),
-        ("thin", thin, 1),
-    ):
-        if int(val) < lo:
-            raise ValueError(f"{name}={val}: must be >= {lo}")
-    if n_sweeps < thin:
-        raise ValueError(f"n_sweeps={n_sweeps} < thin={thin}: no sample would be recorded")
-    tilt = _tilt_field(J, x, sigma_star)
-    sstar = None if sigma_star is None else xp.asarray(sigma_star, dtype=J.dtype)
-    rs = xp.random.RandomState(seed)
-    ST = _initial_chains(J, n_chains, init, rs).T.copy()
-    kernel = _Kernel(J, h, beta, tilt, rule, order, rs, block)
-    FT = kernel.fields(ST)
-    n = J.shape[0]
-    n_kept = n_sweeps // thin
-    energies = xp.empty((n_kept, n_chains), dtype=J.dtype)
-    mags = xp.empty((n_kept, n_chains), dtype=J.dtype)
-    overlaps = None if sstar is None else xp.empty((n_kept, n_chains), dtype=J.dtype)
-    samples = xp.empty((n_kept, n_chains, n), dtype=xp.int8) if keep_samples else None
-    m_sum = xp.zeros(n) if accumulate_moments else None  # float64 sums; S Sᵀ of ±1 is exact in float32
-    C_sum = xp.zeros((n, n)) if accumulate_moments else None
-    rec = 0
-    total = burn_in + n_sweeps
-    for t in tqdm(range(total), desc="MC sweeps", disable=not progress, mininterval=5.0):
-        kernel.sweep(ST, FT)
-        if (t + 1) % _REFRESH_EVERY == 0:
-            FT = kernel.fields(ST)
-        if t < burn_in or (t - burn_in + 1) % thin:
-            continue
-        energies[rec] = -0.5 * (ST * (FT + h[:, None])).sum(axis=0)
-        mags[rec] = ST.mean(axis=0)
-        if overlaps is not None:
-            overlaps[rec] = sstar @ ST
-        if samples is not None:
-            samples[rec] = ST.T.astype(xp.int8)
-        if accumulate_moments:
-            m_sum += ST.sum(axis=1)
-            C_sum += ST @ ST.T
-        rec += 1
-    n_samp = n_kept * n_chains
-    tau_e, ok_e = integrated_autocorr_time(energies)
-    tau_m, ok_m = integrated_autocorr_time(mags)
+    res = temper(J, h, [beta], n_chains, n_sweeps, burn_in=burn_in, thin=thin, seed=seed, init=init, x=x / beta,
+                 sigma_star=sigma_star, rule=rule, order=order, keep_samples=keep_samples,
+                 accumulate_moments=accumulate_moments, block=block, progress=progress)
+    tau_m, ok_m = integrated_autocorr_time(res.magnetisations[:, 0])
     return MCResult(
-        samples=samples,
-        energies=energies,
-        magnetisations=mags,
-        overlaps=overlaps,
-        m=None if m_sum is None else m_sum / n_samp,
-        C=None if C_sum is None else C_sum / n_samp,
-        tau_energy=tau_e * thin,
+        samples=res.samples,
+        energies=res.energies[:, 0],
+        magnetisations=res.magnetisations[:, 0],
+        overlaps=None if res.overlaps is None else res.overlaps[:, 0],
+        m=res.m,
+        C=res.C,
+        tau_energy=float(res.tau_energy[0]),
         tau_magnetisation=tau_m * thin,
-        tau_reliable=ok_e and ok_m,
-        acceptance=kernel.acceptance(),
-        chains=ST.T.copy(),
+        tau_reliable=res.tau_reliable and ok_m,
+        acceptance=res.acceptance,
+        chains=res.chains,
     )
 
 
@@ -300,9 +255,9 @@ def sample(
 class TemperingResult:
     """Output of :func:`temper`. Arrays live on the backend of J; T temperatures, S chain sets.
 
-    betas (T,) the ladder (ascending; the last is the target); energies, overlaps:
-    (n_kept, T, S) E(sigma) (untilted) and Q = sum_i s*_i s_i of the state at each temperature
-    of each set (overlaps None without sigma*); m (N,), C (N, N): averages of s_i and raw s_i s_j
+    betas (T,) the ladder (ascending; the last is the target); energies, magnetisations, overlaps:
+    (n_kept, T, S) E(sigma) (untilted), (1/N) sum_i s_i and Q = sum_i s*_i s_i of the state at each
+    temperature of each set (overlaps None without sigma*); m (N,), C (N, N): averages of s_i and raw s_i s_j
     at the target temperature; samples: (n_kept, S, N) int8 at the target, or None;
     swap_acceptance (T-1,): accepted fraction of the swaps proposed between neighbours k, k+1;
     passages: how many times a state went from the hottest temperature down to the target (summed
@@ -314,6 +269,7 @@ class TemperingResult:
 
     betas: np.ndarray
     energies: Any
+    magnetisations: Any
     overlaps: Any
     m: Any
     C: Any
@@ -346,6 +302,7 @@ def temper(
     x: float = 0.0,
     sigma_star: Any = None,
     rule: str = "heatbath",
+    order: str = "random",
     keep_samples: bool = False,
     accumulate_moments: bool = True,
     block: int = _BLOCK,
@@ -360,7 +317,7 @@ def temper(
     balance in the product measure). Hot chains cross the barriers that trap single-spin moves at the
     target; sets never exchange, so they stay independent for error bars. ``init``: (N,), (S, N)
     (every temperature of a set starts there) or (T*S, N) temperature-major, e.g. ``chains`` of an
-    earlier call. With a single beta = 1 this is :func:`sample` (same random stream) in random order.
+    earlier call. A single beta is plain single-spin sampling (:func:`sample` is this case).
     """
     xp = array_module(J)
     J = xp.asarray(J)
@@ -381,10 +338,11 @@ def temper(
     beta_r = xp.asarray(np.repeat(betas, S), dtype=J.dtype)  # chain r = k*S + s has beta_k
     tilt = _tilt_field(J, x, sigma_star)
     sstar = None if sigma_star is None else xp.asarray(sigma_star, dtype=J.dtype)
-    kernel = _Kernel(J, h, beta_r, tilt[:, None] * beta_r[None, :], rule, "random", rs, block)
+    kernel = _Kernel(J, h, beta_r, tilt[:, None] * beta_r[None, :], rule, order, rs, block)
     FT = kernel.fields(ST)
     n_kept = n_sweeps // thin
     energies = xp.empty((n_kept, T, S), dtype=J.dtype)
+    mags = xp.empty((n_kept, T, S), dtype=J.dtype)
     overlaps = None if sstar is None else xp.empty((n_kept, T, S), dtype=J.dtype)
     samples = xp.empty((n_kept, S, n), dtype=xp.int8) if keep_samples else None
     m_sum = xp.zeros(n) if accumulate_moments else None
@@ -396,7 +354,8 @@ def temper(
     target = slice((T - 1) * S, R)
     db = xp.asarray(np.diff(betas), dtype=J.dtype)[:, None]  # (T-1, 1): beta_{k+1} - beta_k
     rec = 0
-    for t in tqdm(range(burn_in + n_sweeps), desc="tempering sweeps", disable=not progress, mininterval=5.0):
+    desc = "MC sweeps" if T == 1 else "tempering sweeps"
+    for t in tqdm(range(burn_in + n_sweeps), desc=desc, disable=not progress, mininterval=5.0):
         kernel.sweep(ST, FT)
         if (t + 1) % _REFRESH_EVERY == 0:
             FT = kernel.fields(ST)
@@ -423,6 +382,7 @@ def temper(
         if t < burn_in or (t - burn_in + 1) % thin:
             continue
         energies[rec] = E.reshape(T, S)
+        mags[rec] = ST.mean(axis=0).reshape(T, S)
         if overlaps is not None:
             overlaps[rec] = Q.reshape(T, S)
         St = ST[:, target]
@@ -437,6 +397,7 @@ def temper(
     return TemperingResult(
         betas=betas,
         energies=energies,
+        magnetisations=mags,
         overlaps=overlaps,
         m=None if m_sum is None else m_sum / n_samp,
         C=None if C_sum is None else C_sum / n_samp,
