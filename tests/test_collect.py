@@ -15,7 +15,7 @@ from conftest import ROOT
 from weightspace.apps.collect import run_trials, split_round
 from weightspace.apps.train import run
 from weightspace.data.datasets import load_embedded
-from weightspace.ensemble.store import EnsembleStore
+from weightspace.ensemble.store import EnsembleStore, StoreError
 from weightspace.nets.batches import EnsembleBatches, NoiseStream, epoch_orders
 from weightspace.nets.meanfield import meanfield_grads, meanfield_logits
 from weightspace.nets.module import MeanFieldNet, _accuracy, _accuracy_fused, init_fields
@@ -191,9 +191,9 @@ def test_concurrent_runs_over_the_same_seeds_are_refused(make_cfg, tmp_path):
 
     store_dir = tmp_path / "store"
     held = _lock_seeds(store_dir, 0, 1)  # as if the same command ran in another shell
-    with pytest.raises(RuntimeError, match="another process is collecting seed class 0 of 1"):
+    with pytest.raises(StoreError, match="another process .* is collecting seed class 0 of 1"):
         run(_collect_cfg(make_cfg, store_dir, "collect.target=2"))
-    with pytest.raises(RuntimeError, match="another number of seed classes"):  # G = 2 while G = 1 runs
+    with pytest.raises(StoreError, match="another number of seed classes"):  # G = 2 while G = 1 runs
         run(_collect_cfg(make_cfg, store_dir, "collect.target=2", "collect.array_size=2"))
     for f in held:
         f.close()

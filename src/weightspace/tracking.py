@@ -8,7 +8,8 @@ plain NumPy analyses log the same way.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,26 @@ def log_table(loggers: list[Logger], key: str, rows: list[Mapping[str, Any]], pa
             lg.log_table(key=key, columns=cols, data=[[r[c] for c in cols] for r in rows])
 
 
-def finish(loggers: list[Logger]) -> None:
-    """Flush every logger and close the W&B run (always call in ``finally``)."""
+def finish(loggers: list[Logger], status: str = "success") -> None:
+    """Flush every logger and close the W&B run; ``status="failed"`` marks it failed (exit code 1)."""
     for lg in loggers:
-        lg.finalize("success")
+        lg.finalize(status)
     if any(isinstance(lg, WandbLogger) for lg in loggers):
         import wandb
 
-        wandb.finish()
+        wandb.finish(exit_code=0 if status == "success" else 1)
+
+
+@contextmanager
+def finishing(loggers: list[Logger]) -> Iterator[list[Logger]]:
+    """Scope of a run's loggers: closed by :func:`finish` on the way out, as failed if an exception
+    (Ctrl-C included) leaves the block."""
+    try:
+        yield loggers
+    except BaseException:
+        finish(loggers, "failed")
+        raise
+    finish(loggers)
 
 
 def log_artifact(

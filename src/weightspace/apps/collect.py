@@ -20,19 +20,29 @@ jobs) there are G = A x world global ranks; rank g = array_index x world + rank 
 ``seed + g + k G`` (``seed_sequence``) and fills its class to its share ``rank_quota(target, g, G)``
 (counting kept seeds of its residue class already in the store), so concurrent or resumed runs
 reach the target without duplicating a seed, whenever each process starts.
-Each process holds ``flock`` locks next to the store (released by the OS even on ``kill -9``, see
-:func:`_lock_seeds`): a second process of the same seed class (e.g. the same command in another
-shell), or a run with another G while one is active, stops with a one-line error instead of
-re-running trials in flight. Concurrent runs must use the same G (give each shell its own
-``collect.array_index``).
-SIGTERM (SLURM) is turned into KeyboardInterrupt so the shard writer flushes what it holds.
+Each process holds ``flock`` locks in files next to the store, ``<store>.G<G>.lock`` and
+``<store>.g<g>of<G>.lock`` (see :func:`_lock_seeds`): a second process of the same seed class (e.g.
+the same command in another shell), or a run with another G while one is active, stops with a
+one-line error naming the holder's pid instead of re-running trials in flight. Concurrent runs
+must use the same G (give each shell its own ``collect.array_index``). The files are removed when
+the run ends; one left by ``kill -9`` holds no lock (the OS releases it) and is reused.
+
+**Resume** verifies every shard in full first: damaged ones are moved to ``<store>/damaged/`` and
+reported, and their trials run again (same seeds, same configurations), so the store then holds
+exactly the configurations it reports.
+
+**Failures** (:mod:`.ranks`): ranks die with the launcher, SIGINT/SIGTERM reach every rank (each
+flushes its shard writer), a failed rank stops the others with its own one-line error; the store
+and its parent must be writable before anything starts.
 """
 
 from __future__ import annotations
 
 import fcntl
 import math
+import os
 import signal
+import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,11 +58,13 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from .. import tracking  # noqa: E402
-from ..ensemble.store import EnsembleStore, open_store, rank_quota, seed_sequence  # noqa: E402
+from ..ensemble.store import EnsembleStore, check_writable, open_store, rank_quota, seed_sequence  # noqa: E402
 from ..ensemble.summary import summarize  # noqa: E402
+from ..errors import ConfigError, Interrupted, StoreError  # noqa: E402
 from ..nets.batches import NOISE_BLOCK  # noqa: E402
 from ..nets.module import MeanFieldNet  # noqa: E402
 from ..nets.spins import n_spins  # noqa: E402
+from . import options, ranks  # noqa: E402
 from .common import load_data, write_json  # noqa: E402
 
 CPU_STEP_ROWS = 3_200  # auto E on CPU = this / batch (16 at batch 200: fastest of 16/32/64; docs/benchmarks.md)
@@ -142,9 +154,8 @@ def plot_accuracy_histogram(acc: np.ndarray, threshold: float, path: Path, title
     return path
 
 
-def _own_progress(store: EnsembleStore, base: int, g: int, world: int) -> tuple[int, int]:
+def _own_progress(seeds: np.ndarray, base: int, g: int, world: int) -> tuple[int, int]:
     """(kept seeds of rank g's residue class, kept seeds outside every class, i.e. < base)."""
-    seeds = store.records().seed
     above = seeds[seeds >= base]
     return int(np.count_nonzero((above - base) % world == g)), int(np.count_nonzero(seeds < base))
 
@@ -155,44 +166,92 @@ def _provenance(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(keep, resolve=True)  # type: ignore[return-value]
 
 
+def _flock(path: Path, mode: int) -> Any:
+    """``path`` opened and flock-ed without blocking (BlockingIOError if held); retried when a
+    previous holder removed the file in between, so the lock is on the file ``path`` names."""
+    while True:
+        f = open(path, "a+")  # noqa: SIM115 - held for the whole collection
+        try:
+            fcntl.flock(f, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise
+        try:
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                return f
+        except FileNotFoundError:
+            pass
+        f.close()
+
+
+def _holder(path: Path) -> str:
+    words = path.read_text().split() if path.is_file() else []
+    return f" (pid {words[0]} on {words[1]})" if len(words) == 2 else ""
+
+
 def _lock_seeds(store: Path, g: int, world: int) -> list[Any]:
-    """Locks (open files; keep them) that stop two processes from running the same trial seeds:
-    a shared ``flock`` on ``<store>.G<world>.lock`` (runs with another G active are refused) and an
-    exclusive one on ``<store>.g<g>of<world>.lock`` (a second process of seed class g is refused)."""
+    """Locks (open files; keep them, release with :func:`_unlock_seeds`) that stop two processes
+    from running the same trial seeds: a shared ``flock`` on ``<store>.G<world>.lock`` (runs with
+    another G active are refused) and an exclusive one on ``<store>.g<g>of<world>.lock`` (a second
+    process of seed class g is refused; the file names the holder's pid)."""
     d, name = store.parent, store.name
     d.mkdir(parents=True, exist_ok=True)
     own_path = d / f"{name}.G{world}.lock"
-    own = open(own_path, "w")  # noqa: SIM115 - held for the whole collection
-    fcntl.flock(own, fcntl.LOCK_SH)
+    own = _flock(own_path, fcntl.LOCK_SH)
     for other in sorted(d.glob(f"{name}.G*.lock")):
         if other == own_path:
             continue
-        with open(other) as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                own.close()
-                raise RuntimeError(
-                    f"{other}: a collection with another number of seed classes "
-                    f"({other.name.split('.G')[-1][:-5]}) is writing to {store}; concurrent runs must "
-                    f"use the same collect.array_size x processes (this one: {world})"
-                ) from None
+        try:
+            stale = _flock(other, fcntl.LOCK_EX)
+        except BlockingIOError:
+            own.close()
+            raise StoreError(
+                f"{other}: a collection with another number of seed classes "
+                f"({other.name.split('.G')[-1][:-5]}) is writing to {store}; concurrent runs must "
+                f"use the same collect.array_size x processes (this one: {world})"
+            ) from None
+        except FileNotFoundError:
+            continue
+        _unlock(stale)  # left by a killed run: nobody holds it
     path = d / f"{name}.g{g}of{world}.lock"
-    cls = open(path, "w")  # noqa: SIM115
     try:
-        fcntl.flock(cls, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        cls = _flock(path, fcntl.LOCK_EX)
     except BlockingIOError:
         own.close()
-        cls.close()
-        raise RuntimeError(
-            f"{path}: another process is collecting seed class {g} of {world} into {store}; "
-            "wait for it, or run this one with another collect.array_index (same collect.array_size)"
+        raise StoreError(
+            f"{path}: another process{_holder(path)} is collecting seed class {g} of {world} into "
+            f"{store}; wait for it, or run this one with another collect.array_index (same collect.array_size)"
         ) from None
+    cls.truncate(0)
+    cls.write(f"{os.getpid()} {socket.gethostname()}\n")
+    cls.flush()
     return [own, cls]
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _unlock(f: Any) -> None:
+    """Release a lock from :func:`_flock`; its file is removed when no one else holds it."""
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a shared lock others still hold stays
+        if os.stat(f.name).st_ino == os.fstat(f.fileno()).st_ino:
+            os.unlink(f.name)
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    finally:
+        f.close()
+
+
+def _unlock_seeds(locks: list[Any]) -> None:
+    for f in reversed(locks):
+        if not f.closed:
+            _unlock(f)
+
+
+def _interrupted(store: Path, signum: int) -> Interrupted:
+    try:
+        held = f"the store {store} holds {EnsembleStore(store).count()} configurations"
+    except StoreError:
+        held = f"nothing was written to {store}"
+    return Interrupted(f"{held} (every flushed shard is kept); rerun the same command to resume", signum)
 
 
 def _fabric(cc: DictConfig) -> Any:
@@ -200,21 +259,21 @@ def _fabric(cc: DictConfig) -> Any:
 
     procs = int(cc.devices) * int(cc.num_nodes)
     strategy = "ddp" if procs > 1 else "auto"
-    fabric = Fabric(accelerator=cc.accelerator, devices=cc.devices, num_nodes=cc.num_nodes, strategy=strategy)
-    fabric.launch()
+    try:
+        fabric = Fabric(accelerator=cc.accelerator, devices=cc.devices, num_nodes=cc.num_nodes, strategy=strategy)
+    except Exception as e:
+        if type(e).__name__ != "MisconfigurationException":
+            raise
+        raise ConfigError(f"collect.accelerator={cc.accelerator}, collect.devices={cc.devices}: {e}") from None
+    ranks.launch(fabric)
     return fabric
 
 
 def _validate(cfg: DictConfig) -> None:
+    options.check(cfg, "collect.")
     cc = cfg.collect
-    if cc.target is None or int(cc.target) < 1:
-        raise ValueError(f"collect.target={cc.target}: give the number of configurations the store should hold")
-    if cc.ensemble_size is not None and int(cc.ensemble_size) < 1:
-        raise ValueError(f"collect.ensemble_size={cc.ensemble_size}: must be >= 1 (or null for auto)")
-    if cc.max_trials is not None and int(cc.max_trials) < 1:
-        raise ValueError(f"collect.max_trials={cc.max_trials}: must be >= 1 (or null for 10 x missing)")
-    if not 0 <= int(cc.array_index) < int(cc.array_size):
-        raise ValueError(
+    if not cc.array_index < cc.array_size:
+        raise ConfigError(
             f"collect.array_index={cc.array_index}, array_size={cc.array_size}: need 0 <= index < size"
         )
 
@@ -224,19 +283,26 @@ def collect(cfg: DictConfig, out: Path) -> dict[str, float]:
     trial budget is spent); returns this process's metrics."""
     _validate(cfg)
     cc = cfg.collect
-    fabric = _fabric(cc)
-    rank, world = fabric.global_rank, fabric.world_size
-    g, G = int(cc.array_index) * world + rank, int(cc.array_size) * world
-    torch.set_num_threads(int(cc.threads or cfg.get("threads") or torch.get_num_threads()))
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    loggers = tracking.make_loggers(cfg.get("logger")) if g == 0 else []
+    store_path = Path(cc.store)
+    for d in (store_path, store_path.parent):  # the store and its lock files
+        check_writable(d, "collect.store")
     try:
-        if loggers:
-            tracking.log_config(loggers, cfg)
-        return _collect(cfg, out, fabric, g, G, loggers)
-    finally:
-        tracking.finish(loggers)
+        with ranks.lifecycle(out):
+            fabric = _fabric(cc)
+            rank, world = fabric.global_rank, fabric.world_size
+            g, G = int(cc.array_index) * world + rank, int(cc.array_size) * world
+            torch.set_num_threads(int(cc.threads or cfg.get("threads") or torch.get_num_threads()))
+            locks = _lock_seeds(store_path, g, G)
+            try:
+                loggers = tracking.make_loggers(cfg.get("logger")) if g == 0 else []
+                with tracking.finishing(loggers):
+                    if loggers:
+                        tracking.log_config(loggers, cfg)
+                    return _collect(cfg, out, fabric, g, G, loggers)
+            finally:
+                _unlock_seeds(locks)
+    except KeyboardInterrupt as e:
+        raise _interrupted(store_path, getattr(e, "signum", signal.SIGINT)) from e
 
 
 def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: list) -> dict[str, float]:
@@ -249,21 +315,25 @@ def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: l
     store = open_store(
         cc.store, arch=cfg.arch.widths, scenario=sc.name, dataset=data.name, config=_provenance(cfg)
     )
-    locks = _lock_seeds(store.path, g, G)
+    good, set_aside = store.set_aside_damaged()  # resume trusts verified shards only
+    for line in set_aside if ranks.rank() == 0 else []:
+        print(f"collect: set aside a damaged shard, its trials will run again: {line}", flush=True)
+    rec = store.records(good)
+    held = rec.seed.size
     target, base = int(cc.target), int(cfg.seed)
-    remaining = store.remaining(target)
-    have, extra = _own_progress(store, base, g, G)
+    remaining = max(target - held, 0)
+    have, extra = _own_progress(rec.seed, base, g, G)
     quota = min(max(0, rank_quota(max(0, target - extra), g, G) - have), remaining)
     budget_total = int(cc.max_trials) if cc.max_trials is not None else 10 * remaining
     budget = rank_quota(budget_total, g, G)
-    tried = store.tried_seeds()
-    fabric.barrier()  # every rank has read the store before any rank writes to it
+    tried = np.concatenate([rec.seed, rec.rejected])
+    ranks.barrier(fabric)  # every rank has read the store before any rank writes to it
     e = int(cc.ensemble_size or auto_ensemble_size(cfg.arch.widths, sc.batch_size, len(data.x_train), dev))
     e = max(1, min(e, budget))
     mem = bytes_per_network(cfg.arch.widths, sc.batch_size, len(data.x_train), len(data.x_test))
     compile_ = bool(cc.compile)
     print(
-        f"collect [rank {g}/{G}] {sc.name} {cfg.arch.name} -> {store.path}: store holds {store.count()} of "
+        f"collect [rank {g}/{G}] {sc.name} {cfg.arch.name} -> {store.path}: store holds {held} of "
         f"{target}; this rank adds {quota} (trial budget {budget}); E={e} on {dev} "
         f"(~{mem / 2**20:.2f} MiB/network), compile={compile_}, threads={torch.get_num_threads()}",
         flush=True,
@@ -275,12 +345,13 @@ def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: l
     t_start = time.perf_counter()
     hist_png = out / ("accuracy_histogram.png" if G == 1 else f"accuracy_histogram_rank{g}.png")
     bar = tqdm(total=quota, unit="cfg", desc=f"collect r{g}", mininterval=5, disable=quota == 0)
-    with store.writer(f"{sc.name}-g{g}of{G}", flush_every_s=float(cc.flush_every_s)) as writer:
+    with bar, store.writer(f"{sc.name}-g{g}of{G}", flush_every_s=float(cc.flush_every_s)) as writer:
         while n_kept < quota and n_tried < budget:
             seeds = [next(seeds_iter) for _ in range(e)]
             t0 = time.perf_counter()
 
             def on_epoch(epoch: int, r: int = rnd) -> None:
+                ranks.check()  # another rank stopped: stop too, with its message
                 bar.set_postfix_str(f"round {r} epoch {epoch + 1}/{sc.epochs}", refresh=False)
                 bar.update(0)
 
@@ -314,7 +385,6 @@ def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: l
                     loggers, "collect/accuracy_histogram",
                     plot_accuracy_histogram(accs, sc.threshold, hist_png, f"{sc.name}: {accs.size} kept"),
                 )
-    bar.close()
     wall = time.perf_counter() - t_start
     accs = np.concatenate([np.zeros(0, np.float32), *kept_acc])
     plot_accuracy_histogram(accs, sc.threshold, hist_png, f"{sc.name}: {accs.size} kept (rank {g})")
@@ -343,9 +413,7 @@ def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: l
             "raise collect.max_trials or lower scenario.threshold, then rerun to resume",
             flush=True,
         )
-    for f in locks:
-        f.close()
-    fabric.barrier()
+    ranks.barrier(fabric)
     if g == 0:
         line, _ = summarize(store.path)
         rate = n_tried / wall if wall > 0 and n_tried else math.nan

@@ -15,6 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..data import Dataset, load_dataset
 from ..data.datasets import to_parity
+from ..errors import ConfigError
+from . import boundary
 
 LABELS = ("digits", "parity")
 
@@ -73,12 +75,12 @@ def load_data(cfg: DictConfig) -> Dataset:
     data = load_dataset(d, cfg.scenario.n_train, d.subset, d.subset_seed, cfg.paths.cache_dir)
     labels = cfg.get("labels", "digits")
     if labels not in LABELS:
-        raise ValueError(f"labels={labels!r}: choose one of {list(LABELS)}")
+        raise ConfigError(f"labels={labels!r}: choose one of {list(LABELS)}")
     if labels == "parity":
         data = to_parity(data)
     widths = list(cfg.arch.widths)
     if widths[0] != data.n_inputs or widths[-1] < data.n_classes:
-        raise ValueError(
+        raise ConfigError(
             f"arch={cfg.arch.name} (widths {widths}) does not fit dataset={d.name} with labels={labels} "
             f"({data.n_inputs} inputs, {data.n_classes} classes): pick a matching arch or dataset"
         )
@@ -91,14 +93,16 @@ def config_dict(cfg: DictConfig) -> dict[str, Any]:
 
 def launch(config_name: str, run: Callable[[DictConfig], dict[str, float]], objective: str | None = None) -> None:
     """Body of the top-level ``<config_name>.py`` scripts: check the command line's keys, then run
-    ``run(cfg)`` under ``@hydra.main``; ``objective`` names the metric returned to sweepers."""
-    problem = check_overrides(config_name, [a for a in sys.argv[1:] if not a.startswith("-")])
-    if problem:
-        sys.exit(f"{config_name}.py: {problem}")
+    ``run(cfg)`` under ``@hydra.main``; ``objective`` names the metric returned to sweepers.
+    Failures are one line and an exit code (:mod:`.boundary`)."""
 
     @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
     def main(cfg: DictConfig) -> float | None:
-        metrics = run(cfg)
+        metrics = boundary.run(config_name, run, cfg)
         return metrics.get(objective) if objective else None
 
-    main()
+    with boundary.guard(config_name):
+        problem = check_overrides(config_name, [a for a in sys.argv[1:] if not a.startswith("-")])
+        if problem:
+            raise ConfigError(problem)
+        main()

@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import tracking
 from ..backend import get_xp, to_numpy
+from ..errors import ConfigError
 from ..ising.boltzmann import BoltzmannResult, boltzmann_learn
 from ..ising.bp import bp
 from ..ising.moments import fit_delta
@@ -51,7 +52,7 @@ def parts_to_fit(cfg: DictConfig, src: DataSource) -> list[tuple[str, slice]]:
     n = src.moments.m.shape[0]
     if src.widths is None:
         if cfg.part not in ("full", "all"):
-            raise ValueError(f"part={cfg.part}: a moments file carries no architecture; use part=full")
+            raise ConfigError(f"part={cfg.part}: a moments file carries no architecture; use part=full")
         return [("full", slice(0, n))]
     names = available_parts(src.widths) if cfg.part == "all" else [str(cfg.part)]
     return [(p, part_slice(src.widths, p)) for p in names]
@@ -106,7 +107,7 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
         out |= {"trace": np.asarray(res.kkt_history), "converged": res.converged, "steps": res.n_iter,
                 "sparsity": res.sparsity, "n_configs": int(configs.shape[0])}
     else:
-        raise ValueError(f"method={method!r}: choose one of {', '.join(METHODS)}")
+        raise ConfigError(f"method={method!r}: choose one of {', '.join(METHODS)}")
     fresh = bp(J, h, seed=cfg.seed)  # paper's start: messages ~ N(0, 0.01^2)
     out |= {
         "J": to_numpy(J), "h": to_numpy(h),
@@ -228,8 +229,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     """Entry point of ``fit_ising.py``; returns metrics per part."""
     out = output_dir(cfg)
     loggers = tracking.make_loggers(cfg.get("logger"))
-    try:
+    with tracking.finishing(loggers):
         tracking.log_config(loggers, cfg)
         return fit(cfg, out, loggers)
-    finally:
-        tracking.finish(loggers)

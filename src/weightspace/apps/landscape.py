@@ -12,6 +12,7 @@ import importlib
 from omegaconf import DictConfig
 
 from .. import tracking
+from ..errors import ConfigError
 from .common import output_dir, write_json
 
 ANALYSES = {
@@ -31,14 +32,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
     """Run every analysis selected in ``cfg.analysis``; returns their metrics prefixed by name."""
     selected = list(cfg.get("analysis") or {})
     if not selected:
-        raise ValueError(f"landscape.py: choose analysis=<name> or 'analysis=[a,b]' from {sorted(ANALYSES)}")
+        raise ConfigError(f"choose analysis=<name> or 'analysis=[a,b]' from {sorted(ANALYSES)}")
     unknown = [a for a in selected if a not in ANALYSES]
     if unknown:
-        raise ValueError(f"analysis={unknown}: not implemented; choose from {sorted(ANALYSES)}")
+        raise ConfigError(f"analysis={unknown}: not implemented; choose from {sorted(ANALYSES)}")
     out = output_dir(cfg)
     loggers = tracking.make_loggers(cfg.get("logger"))
     metrics: dict[str, float] = {}
-    try:
+    with tracking.finishing(loggers):
         tracking.log_config(loggers, cfg)
         for name in selected:
             result = importlib.import_module(ANALYSES[name]).run(cfg.analysis[name], out, loggers)
@@ -49,5 +50,3 @@ def run(cfg: DictConfig) -> dict[str, float]:
         for k, v in metrics.items():
             print(f"  {k}: {v:.6g}")
         return metrics
-    finally:
-        tracking.finish(loggers)

@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig
 
 from .. import tracking
+from ..errors import ConfigError
 from ..nets.batches import EnsembleBatches
 from ..nets.module import MeanFieldNet
 from ..nets.realnet import ensemble_accuracy
@@ -121,10 +122,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     from ..experiments.tasks import TASKS  # imports this module (train) itself
 
     if cfg.task not in ("train", *TASKS):
-        raise ValueError(f"task={cfg.task!r}: choose one of train, collect, {', '.join(TASKS)}")
+        raise ConfigError(f"task={cfg.task!r}: choose one of train, collect, {', '.join(TASKS)}")
     loggers = tracking.make_loggers(cfg.get("logger"))
-    try:
+    with tracking.finishing(loggers):
         tracking.log_config(loggers, cfg)
         return (train if cfg.task == "train" else TASKS[cfg.task])(cfg, out, loggers)
-    finally:
-        tracking.finish(loggers)

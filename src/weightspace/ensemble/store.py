@@ -45,11 +45,13 @@ share :func:`rank_quota` of :meth:`EnsembleStore.remaining`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
 import struct
+import tempfile
 import time
 import warnings
 import zlib
@@ -63,6 +65,7 @@ import numpy as np
 
 from weightspace import __version__
 from weightspace.backend import array_module
+from weightspace.errors import DamagedShardError, StoreError
 from weightspace.nets.spins import n_spins as arch_n_spins
 
 MAGIC = b"WSENSHRD"
@@ -71,15 +74,14 @@ META_NAME = "store.json"
 SHARD_PREFIX = "shard-"
 SHARD_SUFFIX = ".wsh"
 TMP_PREFIX = ".tmp-"
+DAMAGED_DIR = "damaged"
 IDENTITY_KEYS = ("arch", "scenario", "dataset")
 _HEADER = struct.Struct("<8sIIQQIII64sI")
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_FIX = "delete or move it aside (the other shards are intact)"
-
-
-class StoreError(ValueError):
-    """A store or shard file that cannot be used; the message names the file and the fix."""
-
+_FIX = (
+    "delete or move it aside (the other shards are intact; resuming the collection moves it to "
+    f"{DAMAGED_DIR}/ and reruns its trials)"
+)
 
 def pack(configs: Any) -> Any:
     """Bit-pack ±1 spins along the last axis: +1 -> 1, -1 -> 0 (numpy.packbits, big bit order).
@@ -199,12 +201,53 @@ def _store_id(meta: dict[str, Any]) -> int:
     return zlib.crc32(json.dumps(_identity(meta), sort_keys=True).encode())
 
 
+def _identity_from_config(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The identity the run config recorded in store.json implies (None if it does not say)."""
+    cfg = meta.get("config") or {}
+    try:
+        dataset = str(cfg["dataset"]["name"]) + ("_parity" if cfg.get("labels") == "parity" else "")
+        return {"arch": [int(w) for w in cfg["arch"]["widths"]], "scenario": str(cfg["scenario"]["name"]),
+                "dataset": dataset}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_advice(err: OSError, where: Path) -> str:
+    """What to do about a failed write, by its cause."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free disk space"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"make {where} writable"
+    return f"check {where}"
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Raise StoreError unless files can be created in the directory ``path`` (or, if it does not
+    exist yet, in its nearest existing parent, where it would be created): a real probe file, so
+    read-only mounts and ACLs count too. ``option`` names the setting that chose ``path``."""
+    path = Path(path)
+    probe_dir = path
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise StoreError(f"{option}={path}: {probe_dir} is a file, not a directory; choose another {option}")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}probe-", dir=probe_dir)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise StoreError(
+            f"{option}={path}: cannot create files in {probe_dir} ({e.strerror}); "
+            f"{write_advice(e, probe_dir)} or choose another {option}"
+        ) from None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -234,6 +277,13 @@ def _check_identity(path: Path, stored: dict[str, Any], wanted: dict[str, Any]) 
     if bad:
         have = ", ".join(f"{k}={stored[k]!r}" for k in bad)
         want = ", ".join(f"{k}={wanted[k]!r}" for k in bad)
+        recorded = _identity_from_config(stored)
+        if recorded is not None and any(recorded[k] != stored[k] for k in IDENTITY_KEYS):
+            own = ", ".join(f"{k}={recorded[k]!r}" for k in IDENTITY_KEYS if recorded[k] != stored[k])
+            raise StoreError(
+                f"{path / META_NAME}: says {have} but the run config recorded in it says {own}: "
+                "store.json was likely edited or damaged; restore it (the shards are not the problem)"
+            )
         raise StoreError(
             f"{path}: store holds {have} but this run has {want} (mismatching keys: "
             f"{', '.join(bad)}); use another store path or the store's config"
@@ -316,20 +366,23 @@ class EnsembleStore:
         return sorted(self.path.glob(f"{TMP_PREFIX}*"))
 
     def shard_info(self, path: Path) -> ShardInfo:
-        """Read and validate one shard header (magic, version, N, store, header CRC, size)."""
+        """Read and validate one shard header (magic, version, N, store, header CRC, size).
+
+        Damage (unreadable, truncated, bad magic or checksum) raises DamagedShardError; an intact
+        shard of another store, architecture or format version raises StoreError."""
         try:
             with open(path, "rb") as f:
                 raw = f.read(_HEADER.size)
                 size = os.fstat(f.fileno()).st_size
         except OSError as e:
-            raise StoreError(f"{path}: unreadable shard ({e.strerror}); {_FIX}") from e
+            raise DamagedShardError(f"{path}: unreadable shard ({e.strerror}); {_FIX}") from e
         if len(raw) < _HEADER.size:
-            raise StoreError(f"{path}: truncated shard ({size} bytes, no full header); {_FIX}")
+            raise DamagedShardError(f"{path}: truncated shard ({size} bytes, no full header); {_FIX}")
         magic, version, n, count, n_rej, sid, crc_m, crc_b, writer, crc_h = _HEADER.unpack(raw)
         if magic != MAGIC:
-            raise StoreError(f"{path}: not a weightspace shard (bad magic); {_FIX}")
+            raise DamagedShardError(f"{path}: not a weightspace shard (bad magic); {_FIX}")
         if zlib.crc32(raw[:-4]) != crc_h:
-            raise StoreError(f"{path}: corrupt shard header (bad checksum); {_FIX}")
+            raise DamagedShardError(f"{path}: corrupt shard header (bad checksum); {_FIX}")
         if version != FORMAT_VERSION:
             raise StoreError(
                 f"{path}: shard format version {version}, this code reads {FORMAT_VERSION}; {_FIX}"
@@ -340,17 +393,45 @@ class EnsembleStore:
                 f"(another architecture); {_FIX}"
             )
         if sid != self.store_id:
-            raise StoreError(
-                f"{path}: shard belongs to another store (arch/scenario/dataset differ from "
-                f"{self.path / META_NAME}); {_FIX}"
-            )
+            raise StoreError(self._foreign_shard(path, sid))
         info = ShardInfo(path, writer.rstrip(b"\0").decode(), n, count, n_rej, crc_m, crc_b)
         if size != info.file_size:
-            raise StoreError(
+            raise DamagedShardError(
                 f"{path}: truncated or damaged shard ({size} bytes, header says "
                 f"{info.file_size}); {_FIX}"
             )
         return info
+
+    def _foreign_shard(self, path: Path, sid: int) -> str:
+        """Message for a shard whose identity checksum differs from store.json's: which of the two
+        files is the odd one out (when every shard agrees with the others, it is store.json)."""
+        meta_path = self.path / META_NAME
+        ids = []
+        for p in self.shard_paths():
+            try:
+                with open(p, "rb") as f:
+                    raw = f.read(_HEADER.size)
+                ids.append(_HEADER.unpack(raw)[5] if len(raw) == _HEADER.size else None)
+            except OSError:
+                ids.append(None)
+        n_match = sum(i == self.store_id for i in ids)
+        n_same = sum(i == sid for i in ids)
+        if n_match == 0 and n_same > 1:
+            hint = ""
+            recorded = _identity_from_config(self.meta)
+            if recorded is not None and _store_id(recorded) == sid:
+                fix = ", ".join(f"{k}={recorded[k]!r}" for k in IDENTITY_KEYS if recorded[k] != self.meta[k])
+                hint = f" (its own config and every shard say {fix})"
+            return (
+                f"{meta_path}: none of the {len(ids)} shards matches its arch/scenario/dataset "
+                f"({', '.join(f'{k}={self.meta[k]!r}' for k in IDENTITY_KEYS)}), while {n_same} agree "
+                f"with each other: store.json was likely edited or damaged{hint}; restore it and keep "
+                "the shards"
+            )
+        return (
+            f"{path}: shard belongs to another store (its arch/scenario/dataset differ from "
+            f"{meta_path}, which {n_match} of the {len(ids)} shards match); {_FIX}"
+        )
 
     def shard_infos(self) -> list[ShardInfo]:
         """Validated headers of all shards in reading order (raises on the first bad one)."""
@@ -370,7 +451,7 @@ class EnsembleStore:
             f.seek(_HEADER.size)
             raw = f.read(info.meta_size)
         if len(raw) != info.meta_size or zlib.crc32(raw) != info.crc_meta:
-            raise StoreError(f"{info.path}: bad checksum in the seed/accuracy section; {_FIX}")
+            raise DamagedShardError(f"{info.path}: bad checksum in the seed/accuracy section; {_FIX}")
         c, r = info.count, info.n_rejected
         seed = np.frombuffer(raw, "<i8", c, 0)
         rejected = np.frombuffer(raw, "<i8", r, 8 * c)
@@ -397,7 +478,7 @@ class EnsembleStore:
             f.seek(_HEADER.size + info.meta_size)
             raw = f.read(info.count * info.n_bytes)
         if len(raw) != info.count * info.n_bytes or zlib.crc32(raw) != info.crc_bits:
-            raise StoreError(f"{info.path}: bad checksum in the configuration bits; {_FIX}")
+            raise DamagedShardError(f"{info.path}: bad checksum in the configuration bits; {_FIX}")
         return np.frombuffer(raw, np.uint8).reshape(info.count, info.n_bytes)
 
     def iter_chunks(
@@ -446,18 +527,49 @@ class EnsembleStore:
         return Chunk(*(np.concatenate(col)[:limit] for col in zip(*parts, strict=True)))
 
     # ---- health ------------------------------------------------------------------------
+    def _verify(self, path: Path) -> tuple[ShardInfo, Records]:
+        """Header, both checksums and records of one shard (raises StoreError / DamagedShardError)."""
+        info = self.shard_info(path)
+        rec = self._read_records(info)
+        self._read_bits(info)
+        return info, rec
+
+    def damaged_paths(self) -> list[Path]:
+        """Shards set aside by :meth:`set_aside_damaged` (never read)."""
+        return sorted(p for p in (self.path / DAMAGED_DIR).glob(f"{SHARD_PREFIX}*") if p.is_file())
+
+    def set_aside_damaged(self) -> tuple[list[ShardInfo], list[str]]:
+        """Verify every shard fully and move the damaged ones (truncated, bad checksum, unreadable)
+        to ``<store>/damaged/``, where no reader looks: (verified shards, one line per shard set
+        aside). Their trials count as never run, so a resumed collection runs them again (same
+        seeds, same configurations). An intact shard of another store still raises StoreError:
+        moving it would hide a wrong path or a damaged store.json."""
+        good, moved = [], []
+        for p in self.shard_paths():
+            try:
+                good.append(self._verify(p)[0])
+            except DamagedShardError as e:
+                dest = self.path / DAMAGED_DIR / p.name
+                dest.parent.mkdir(exist_ok=True)
+                try:
+                    os.replace(p, dest)
+                except FileNotFoundError:  # another process of this run moved it first
+                    pass
+                moved.append(f"{str(e).split('; ')[0]}; moved to {dest}")
+        if moved:
+            _fsync_dir(self.path)
+        return good, moved
+
     def check(self) -> tuple[list[ShardInfo], Records, list[str]]:
         """Verify every shard fully, never raising: (good shards, their records, problems).
 
-        Problems: each bad shard's error, leftover temp files, unexpected files, duplicate
-        seeds (a seed kept twice, or both kept and rejected).
+        Problems: each bad shard's error, leftover temp files, shards set aside as damaged,
+        unexpected files, duplicate seeds (a seed kept twice, or both kept and rejected).
         """
         good, parts, problems = [], [], []
         for p in self.shard_paths():
             try:
-                info = self.shard_info(p)
-                rec = self._read_records(info)
-                self._read_bits(info)
+                info, rec = self._verify(p)
             except StoreError as e:
                 problems.append(str(e))
                 continue
@@ -469,10 +581,16 @@ class EnsembleStore:
                 f"{len(temps)} temp file(s) (e.g. {temps[0].name}): shards in flight or left by "
                 "a killed writer, never read; delete them when no writer runs"
             )
+        damaged = self.damaged_paths()
+        if damaged:
+            problems.append(
+                f"{len(damaged)} damaged shard(s) set aside in {self.path / DAMAGED_DIR} (never read; "
+                "their trials were rerun or will be on resume): inspect or delete them"
+            )
         problems += [
             f"{p}: unexpected file in the store (ignored)"
             for p in sorted(self.path.iterdir())
-            if p.name != META_NAME
+            if p.name not in (META_NAME, DAMAGED_DIR)
             and not p.name.startswith(TMP_PREFIX)
             and not (p.name.startswith(SHARD_PREFIX) and p.name.endswith(SHARD_SUFFIX))
         ]
@@ -640,7 +758,7 @@ class ShardWriter:
             raise StoreError(
                 f"{tmp}: could not write shard ({e.strerror or e}); {n} configurations and "
                 f"{len(rej)} rejections of this shard are lost, earlier shards are intact; "
-                "free disk space and resume"
+                f"{write_advice(e, self.store.path)} and resume"
             ) from e
         self.n_written += n
         self.n_rejected_written += len(rej)
