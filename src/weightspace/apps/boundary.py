@@ -69,6 +69,8 @@ def _os_advice(err: OSError) -> str:
         return "make it writable or choose another path (hydra.run.dir=..., collect.store=...)"
     if err.errno == errno.ENOENT:
         return "check the path"
+    if err.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return "a file or directory is in the way: choose another path"
     return "check the file and rerun"
 
 
@@ -86,8 +88,9 @@ def describe(exc: BaseException, out: Path | None = None) -> tuple[str, int, boo
     if isinstance(exc, HydraException | OmegaConfBaseException) or any(
         c.__name__ in _USAGE_TYPES for c in type(exc).__mro__
     ):
-        return _one_line(str(exc)), 2, True
-    if isinstance(exc, ArithmeticError) and type(exc).__name__ in ("LinAlgError", "FloatingPointError"):
+        where = f"{exc.override}: " if isinstance(getattr(exc, "override", None), str) else ""
+        return where + _one_line(str(exc)), 2, True
+    if type(exc).__name__ in ("LinAlgError", "FloatingPointError"):  # NumPy's linalg, np.seterr
         nc = NonConvergenceError(f"numerical failure ({type(exc).__name__}: {_one_line(str(exc))}): the "
                                  "input may be degenerate or hold NaN/inf; check it, or change the method")
         return str(nc), nc.exit_code, True
@@ -100,8 +103,9 @@ def describe(exc: BaseException, out: Path | None = None) -> tuple[str, int, boo
     return f"unexpected {type(exc).__name__}: {_one_line(str(exc))}", 1, False
 
 
-def _log_files() -> list[Path]:
-    return [Path(h.baseFilename) for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+def _file_handlers() -> list[logging.FileHandler]:
+    return [h for h in logging.getLogger().handlers
+            if isinstance(h, logging.FileHandler) and h.baseFilename != os.devnull]
 
 
 def _log(line: str, exc: BaseException) -> None:
@@ -109,9 +113,8 @@ def _log(line: str, exc: BaseException) -> None:
     record = logging.LogRecord(
         "weightspace.boundary", logging.ERROR, __file__, 0, line, None, (type(exc), exc, exc.__traceback__)
     )
-    for h in logging.getLogger().handlers:
-        if isinstance(h, logging.FileHandler):
-            h.handle(record)
+    for h in _file_handlers():
+        h.handle(record)
 
 
 def _multirun() -> bool:
@@ -129,8 +132,9 @@ def report(app: str, exc: BaseException, out: Path | None = None) -> None:
         raise SystemExit(code) from None
     _log(line, exc)
     if not expected:
-        logs = _log_files()
-        line += f" -- a bug? The traceback is in {logs[0]}" if logs else f" -- a bug? Rerun with {FULL_ERROR_ENV}=1"
+        logs = _file_handlers()
+        line += (f" -- a bug? The traceback is in {logs[0].baseFilename}" if logs
+                 else f" -- a bug? Rerun with {FULL_ERROR_ENV}=1 for the traceback")
     r = ranks.rank()
     if r != 0:  # rank 0 reports; leave this rank's line for it unless all ranks were stopped together
         if out is not None and not isinstance(exc, KeyboardInterrupt):
