@@ -97,23 +97,27 @@ def _watch_parent(parent: int) -> None:
 
 
 def launch(fabric: Any) -> None:
-    """``fabric.launch()`` with this module's child handling instead of Lightning's observer."""
+    """``fabric.launch()`` with this module's child handling instead of Lightning's observer
+    (``subprocess_script._launch_process_observer``, Lightning >= 2.1; without it, nothing to
+    replace)."""
     from lightning.fabric.strategies.launchers import subprocess_script
 
-    observer = subprocess_script._launch_process_observer
-    subprocess_script._launch_process_observer = _adopt
+    hook = "_launch_process_observer"
+    observer = getattr(subprocess_script, hook, None)
+    if observer is not None:
+        setattr(subprocess_script, hook, lambda procs: None)
     os.environ[LAUNCHER_ENV] = str(os.getpid())  # children read it in die_with_parent
     try:
         fabric.launch()
     finally:
-        subprocess_script._launch_process_observer = observer
+        if observer is not None:
+            setattr(subprocess_script, hook, observer)
         os.environ.pop(LAUNCHER_ENV, None)
     _state.rank = int(fabric.global_rank)
-
-
-def _adopt(procs: list[subprocess.Popen]) -> None:
-    _state.procs = procs
-    threading.Thread(target=_watchdog, args=(procs,), daemon=True, name="watch-ranks").start()
+    procs = list(getattr(fabric.strategy.launcher, "procs", None) or [])
+    if procs:
+        _state.procs = procs
+        threading.Thread(target=_watchdog, args=(procs,), daemon=True, name="watch-ranks").start()
 
 
 def _failed_child() -> tuple[int, int] | None:
@@ -221,8 +225,3 @@ def lifecycle(out: Path) -> Iterator[None]:
                 p.wait()
         for s, h in handlers.items():
             signal.signal(s, h)
-
-
-def interrupted() -> int:
-    """The signal number that interrupted this process's collection (0 if none)."""
-    return _state.signum

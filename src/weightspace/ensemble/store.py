@@ -5,6 +5,7 @@ A store is a directory::
     store.json                     identity + provenance, written once (atomic create)
     shard-<writer>-p<pid>-<k>-<rand>.wsh   append-only shards, one file per flush
     .tmp-shard-...                 a shard being written (or left by a killed writer)
+    damaged/                       shards set aside as damaged on resume (never read)
 
 **Store metadata** (``store.json``): ``arch`` (layer widths), ``n_spins``, ``scenario``,
 ``dataset``, ``version`` (``weightspace.__version__``), ``config`` (the run config as a
@@ -35,7 +36,11 @@ loses at most the buffered shard; temp files are never read (``check`` reports t
 (SIGTERM, e.g. from SLURM, kills Python without cleanup unless the caller turns it into
 an exception; leaving the writer's ``with`` block by any exception flushes the buffer.)
 A truncated or foreign shard (bad magic, other N, other store, bad checksum) raises
-:class:`StoreError` naming the file; nothing is read silently.
+:class:`StoreError` naming the file; nothing is read silently. Damage (truncation, bad magic or
+checksum, unreadable) is a :class:`DamagedShardError`: a resumed collection verifies every shard
+and moves damaged ones to ``damaged/`` (:meth:`EnsembleStore.set_aside_damaged`), so their trials
+run again; an intact foreign shard is never moved. When no shard matches store.json but the
+shards agree with each other, the error names store.json (edited or damaged) instead.
 
 **Seeds and resume**: writer ``rank`` of ``world_size`` draws seeds
 ``base + rank + k * world_size`` (:func:`seed_sequence`) skipping every seed already
