@@ -204,7 +204,7 @@ def _lock_seeds(store: Path, g: int, world: int) -> list[Any]:
         try:
             stale = _flock(other, fcntl.LOCK_EX)
         except BlockingIOError:
-            own.close()
+            _unlock(own)
             raise StoreError(
                 f"{other}: a collection with another number of seed classes "
                 f"({other.name.split('.G')[-1][:-5]}) is writing to {store}; concurrent runs must "
@@ -217,7 +217,7 @@ def _lock_seeds(store: Path, g: int, world: int) -> list[Any]:
     try:
         cls = _flock(path, fcntl.LOCK_EX)
     except BlockingIOError:
-        own.close()
+        _unlock(own)
         raise StoreError(
             f"{path}: another process{_holder(path)} is collecting seed class {g} of {world} into "
             f"{store}; wait for it, or run this one with another collect.array_index (same collect.array_size)"
