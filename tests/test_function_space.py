@@ -286,7 +286,7 @@ def test_check_configs_errors(teacher):
 
 
 def test_app_run_smoke(tmp_path, teacher):
-    from weightspace.function_space.app import run
+    from weightspace.apps.analyses.function_space import run
 
     widths, configs, _, _ = teacher
     cfg = OmegaConf.load("conf/analysis/function_space.yaml")

@@ -12,9 +12,7 @@ import pytest
 from conftest import compose_cfg
 from omegaconf import OmegaConf
 
-from weightspace.ensemble.store import open_store
-from weightspace.ising.sampler import ising_energy
-from weightspace.landscape.apps import (
+from weightspace.apps.analyses import (
     entropy,
     heat_capacity,
     iso_energy,
@@ -23,7 +21,9 @@ from weightspace.landscape.apps import (
     permutation,
     tap,
 )
-from weightspace.landscape.apps.common import load_models
+from weightspace.apps.analyses.common import load_models
+from weightspace.ensemble.store import open_store
+from weightspace.ising.sampler import ising_energy
 from weightspace.landscape.inputs import LEVELS, pick_by_level
 from weightspace.nets.spins import n_spins, part_slice
 

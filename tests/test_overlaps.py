@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 from scipy.optimize import linprog
 
-from weightspace.overlaps import app
+from weightspace.apps.analyses import layer_overlap as app
 from weightspace.overlaps.gardner import cover_probability, gardner_capacity, gardner_q
 from weightspace.overlaps.order import (
     apply_matching,

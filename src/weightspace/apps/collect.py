@@ -47,12 +47,12 @@ import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from .. import tracking  # noqa: E402
 from ..ensemble.store import EnsembleStore, open_store, rank_quota, seed_sequence  # noqa: E402
 from ..ensemble.summary import summarize  # noqa: E402
 from ..nets.batches import NOISE_BLOCK  # noqa: E402
 from ..nets.module import MeanFieldNet  # noqa: E402
 from ..nets.spins import n_spins  # noqa: E402
+from . import tracking  # noqa: E402
 from .common import load_data, write_json  # noqa: E402
 
 CPU_STEP_ROWS = 3_200  # auto E on CPU = this / batch (16 at batch 200: fastest of 16/32/64; docs/benchmarks.md)

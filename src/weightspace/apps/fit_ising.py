@@ -21,7 +21,6 @@ import numpy as np
 from omegaconf import DictConfig
 from threadpoolctl import threadpool_limits
 
-from .. import tracking
 from ..backend import get_xp, to_numpy
 from ..ising.boltzmann import BoltzmannResult, boltzmann_learn
 from ..ising.bp import bp
@@ -32,6 +31,7 @@ from ..ising.source import DataSource, from_moments_file, from_store, latest_sto
 from ..ising.threespin import compare_three_spin
 from ..nets.spins import available_parts, part_slice
 from ..plots import ising as figs
+from . import tracking
 from .common import output_dir, write_json
 
 METHODS = ("bethe", "pseudolikelihood", "mc")

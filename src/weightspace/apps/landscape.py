@@ -11,19 +11,19 @@ import importlib
 
 from omegaconf import DictConfig
 
-from .. import tracking
+from . import tracking
 from .common import output_dir, write_json
 
 ANALYSES = {
-    "entropy": "weightspace.landscape.apps.entropy",
-    "iso_energy": "weightspace.landscape.apps.iso_energy",
-    "tap": "weightspace.landscape.apps.tap",
-    "mc_dynamics": "weightspace.landscape.apps.mc_dynamics",
-    "heat_capacity": "weightspace.landscape.apps.heat_capacity",
-    "mc_sweep": "weightspace.landscape.apps.mc_sweep",
-    "permutation": "weightspace.landscape.apps.permutation",
-    "function_space": "weightspace.function_space.app",
-    "layer_overlap": "weightspace.overlaps.app",
+    "entropy": "weightspace.apps.analyses.entropy",
+    "iso_energy": "weightspace.apps.analyses.iso_energy",
+    "tap": "weightspace.apps.analyses.tap",
+    "mc_dynamics": "weightspace.apps.analyses.mc_dynamics",
+    "heat_capacity": "weightspace.apps.analyses.heat_capacity",
+    "mc_sweep": "weightspace.apps.analyses.mc_sweep",
+    "permutation": "weightspace.apps.analyses.permutation",
+    "function_space": "weightspace.apps.analyses.function_space",
+    "layer_overlap": "weightspace.apps.analyses.layer_overlap",
 }
 
 

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from .. import tracking
 from ..nets.batches import EnsembleBatches
 from ..nets.module import MeanFieldNet
 from ..nets.realnet import ensemble_accuracy
 from ..nets.spins import config_to_layers
 from ..plots.training import plot_learning_curves
+from . import tracking
 from .collect import collect
 from .common import load_data, output_dir, write_json
 
@@ -118,7 +118,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         torch.set_num_threads(int(cfg.threads))
     if cfg.task == "collect":
         return collect(cfg, out)  # makes its loggers on rank 0 only
-    from ..experiments.tasks import TASKS  # imports this module (train) itself
+    from .experiments import TASKS  # imports this module (train) itself
 
     if cfg.task not in ("train", *TASKS):
         raise ValueError(f"task={cfg.task!r}: choose one of train, collect, {', '.join(TASKS)}")

@@ -20,19 +20,19 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .. import tracking
-from ..apps.common import load_data, write_json
-from ..apps.train import train, write_history
 from ..ensemble.configs import load_configs
 from ..ensemble.store import EnsembleStore
+from ..experiments import double_descent as dd
+from ..experiments import tsne as ts
+from ..experiments.depth import crossover_width, plot_depth
+from ..experiments.freeze import gap_to_reference, plot_mean_std, read_history
+from ..experiments.sweeps import curve, read_sweep
 from ..nets.batches import EnsembleBatches
 from ..nets.realnet import RealNet
 from ..nets.spins import n_spins
-from . import double_descent as dd
-from . import tsne as ts
-from .depth import crossover_width, plot_depth
-from .freeze import gap_to_reference, plot_mean_std, read_history
-from .sweeps import curve, read_sweep
+from . import tracking
+from .common import load_data, write_json
+from .train import train, write_history
 
 Task = Callable[[DictConfig, Path, list], dict[str, float]]
 

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from ..backend import get_xp
-from ..ensemble.configs import load_configs
+from ...backend import get_xp
+from ...ensemble.configs import load_configs
+from ...overlaps.gardner import gardner_capacity, gardner_q
+from ...overlaps.order import ensemble_layer_overlap, replica_overlaps, teacher_overlaps
+from ...overlaps.plots import plot_profiles, plot_relaxation, plot_vs_alpha
+from ...overlaps.scenarios import bond_mask, n_patterns, random_patterns, random_teacher, teacher_patterns
+from ...overlaps.solution_mc import MCResult, check_options, run_solution_mc
 from ..tracking import log_figure, log_metrics, log_table
-from .gardner import gardner_capacity, gardner_q
-from .order import ensemble_layer_overlap, replica_overlaps, teacher_overlaps
-from .plots import plot_profiles, plot_relaxation, plot_vs_alpha
-from .scenarios import bond_mask, n_patterns, random_patterns, random_teacher, teacher_patterns
-from .solution_mc import MCResult, check_options, run_solution_mc
 
 log = logging.getLogger(__name__)
 SCENARIOS = ("random", "teacher", "none")

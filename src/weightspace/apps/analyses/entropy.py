@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_figure, log_table
 from weightspace.backend import to_numpy
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import Landscape, entropy_landscape, save_landscape, x_grid
 from weightspace.landscape.hysteresis import detect_hysteresis, summarize
 from weightspace.landscape.inputs import FittedModel
-from weightspace.tracking import log_figure, log_table
 
 from .common import models_and_references, part_refs, xp_of
 
