@@ -317,7 +317,7 @@ def test_teacher_is_a_solution_and_masked_bonds_stay_removed():
 def _acfg(**over):
     base = OmegaConf.load("conf/analysis/layer_overlap.yaml")
     small = dict(L=2, N=4, alphas=[0.5], replicas=2, samples=2, anneal_sweeps=5, max_sweeps=40,
-                 sample_sweeps=3, snapshots=2, progress=False, backend="numpy")
+                 sample_sweeps=3, snapshots=2, progress=False, backend="numpy", seed=0)
     return OmegaConf.merge(base, small, over)
 
 
