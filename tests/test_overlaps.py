@@ -1,4 +1,4 @@
-"""Yoshino layer-wise order: solution-space MC, matching, overlaps, app (DESIGN 3.8)."""
+"""Yoshino layer-wise order: solution-space MC, matching, overlaps, app (docs/design.md §3.8)."""
 
 from __future__ import annotations
 

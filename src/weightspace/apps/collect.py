@@ -1,5 +1,5 @@
 """``python train.py task=collect``: collect an ensemble of binary weight configurations
-(paper Sec. II; DESIGN 3.2) into the store at ``collect.store`` (see :mod:`weightspace.ensemble.store`).
+(paper Sec. II; docs/design.md §3.2) into the store at ``collect.store`` (see :mod:`weightspace.ensemble.store`).
 
 One *trial*: fresh init from its seed, ``scenario.epochs`` epochs of mean-field training, draw
 ``eval.n_samples`` (10) binary nets from the final fields, keep the best if its test accuracy

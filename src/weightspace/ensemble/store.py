@@ -1,4 +1,4 @@
-"""Crash-safe, bit-packed, multi-writer store of weight configurations (DESIGN 3.2, 5).
+"""Crash-safe, bit-packed, multi-writer store of weight configurations (docs/design.md §3.2, §4, §5).
 
 A store is a directory::
 

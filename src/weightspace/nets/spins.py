@@ -1,4 +1,4 @@
-"""Spin ordering of a weight configuration (DESIGN 2) and its parts.
+"""Spin ordering of a weight configuration (docs/design.md §2) and its parts.
 
 A configuration is the concatenation of the layer matrices ``W^l`` of shape
 ``[N_l, N_{l-1}]`` (out x in), each flattened row-major, layers in order.

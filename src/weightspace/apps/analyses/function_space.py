@@ -1,4 +1,4 @@
-"""Function-space landscape analysis (Li & Saad 2018; DESIGN 3.7): ``run(acfg, out_dir, loggers)``.
+"""Function-space landscape analysis (Li & Saad 2018; docs/design.md §3.7): ``run(acfg, out_dir, loggers)``.
 
 Sections: maximal-entropy profiles and the annealed generalisation curve (Fig. 2a-c), the sparse
 MAJ-k transition (Fig. 2d-f), finite-size simulations against the recursions, and the flip

@@ -1,4 +1,4 @@
-"""``landscape.py analysis=layer_overlap``: Yoshino's layer-wise order (DESIGN 3.8).
+"""``landscape.py analysis=layer_overlap``: Yoshino's layer-wise order (docs/design.md §3.8).
 
 Runs the solution-space MC for every alpha of the chosen scenario (random I/O or
 teacher-student, optionally with a bond-masked teacher-student run for comparison with
