@@ -59,3 +59,15 @@ def test_typo_in_key_fails_with_valid_keys(tmp_path):
     assert "scenario.epoch" in msg and "epochs" in msg and "batch_size" in msg
     assert check("train", ["scenario=over_para", "scenario.epochs=3", "+extra=1"], CONF_DIR) is None
     assert "deep_20_15_15_10" in check("train", ["arch=deep_20"], CONF_DIR)
+
+
+def test_top_level_seed_and_backend_reach_every_analysis(tmp_path):
+    names = sorted(p.stem for p in (CONF / "analysis").glob("*.yaml"))
+    cfg = compose_cfg("landscape", [f"analysis=[{','.join(names)}]", "seed=7", "backend=numpy"], tmp_path)
+    for name in names:
+        acfg = OmegaConf.to_container(cfg.analysis[name], resolve=True)
+        seeds = [v for k, v in acfg.items() if k == "seed"] + [
+            sub["seed"] for sub in acfg.values() if isinstance(sub, dict) and "seed" in sub
+        ]
+        assert seeds and set(seeds) == {7}, name  # every random choice of the analysis follows seed
+        assert acfg["backend"] == "numpy", name

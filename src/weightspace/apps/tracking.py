@@ -44,10 +44,13 @@ def hydra_job() -> dict[str, Any]:
         "overrides": list(hc.overrides.task),
         "choices": {k: v for k, v in OmegaConf.to_container(hc.runtime.choices).items()
                     if not str(k).startswith("hydra/")},
-        "override_dirname": str(hc.job.override_dirname),
+        "override_dirname": str(OmegaConf.select(hc, "job.override_dirname", default="", throw_on_missing=False)),
     }
     if multirun:
-        job |= {"sweep_dir": str(hc.sweep.dir), "num": int(hc.job.num)}
+        job["sweep_dir"] = str(hc.sweep.dir)
+        num = OmegaConf.select(hc, "job.num", throw_on_missing=False)
+        if num is not None:  # None in the sweep's own callbacks (e.g. the aggregation run)
+            job["num"] = int(num)
     return job
 
 
@@ -62,7 +65,10 @@ def run_identity(cfg: DictConfig) -> dict[str, Any]:
     base = "-".join(p for p in (task, scenario, arch) if p)
     group = f"{cfg.get('app', task)}-sweep-{Path(job['sweep_dir']).name}" if "sweep_dir" in job else None
     overrides = job.get("override_dirname", "")
-    name = f"{job['num']}:{overrides or base}" if "num" in job else (f"{base} {overrides}" if overrides else base)
+    if "num" in job:
+        name = f"{job['num']}:{overrides or base}"
+    else:
+        name = f"{base} {overrides}" if overrides else (f"{base} sweep" if group else base)
     choices = job.get("choices", {})
     tags = [str(choices["experiment"])] if choices.get("experiment") else []
     tags += [t for t in (scenario, arch, cfg.get("method")) if t]
