@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean
+OUTPUTS ?= outputs
+
+.PHONY: demo test lint setup clean clean-ensembles
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,5 +33,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Everything the apps wrote under $(OUTPUTS) except ensembles/ (stores hold hours of collection).
 clean:
-	rm -rf outputs/*/ multirun .pytest_cache
+	test ! -d $(OUTPUTS) || find $(OUTPUTS) -mindepth 1 -maxdepth 1 ! -name ensembles ! -name .gitkeep -exec rm -rf {} +
+	rm -rf multirun .pytest_cache
+
+# The ensemble stores too: only on explicit request.
+clean-ensembles:
+	@test "$(CONFIRM)" = yes || { echo "clean-ensembles deletes $(OUTPUTS)/ensembles (hours of collection); to do so: make clean-ensembles CONFIRM=yes"; exit 1; }
+	rm -rf $(OUTPUTS)/ensembles

@@ -1,7 +1,7 @@
 """Fit the effective Ising model of an ensemble: ``python fit_ising.py [part=all] [method=bethe]``. See README."""
 
 from weightspace.apps.common import launch
-from weightspace.apps.fit_ising import run
+from weightspace.apps.fit_ising import CHOICES, run
 
 if __name__ == "__main__":
-    launch("fit_ising", run)
+    launch("fit_ising", run, choices=CHOICES)

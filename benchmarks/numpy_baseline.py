@@ -1,6 +1,6 @@
 """Plain single-network NumPy (float64) trial of the under-para protocol, manual gradients.
 
-Written from the equations (paper App. A, D; DESIGN 3.1), one network at a time, the way the
+Written from the equations (paper App. A, D; docs/design.md §3.1), one network at a time, the way the
 paper's authors ran it; ``bench_collect.py`` times it against the ensemble trainer.
 
 Per layer l with input a (B x N_{l-1}) and fields theta (N_l x N_{l-1}):

@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
+from weightspace.apps.analyses.layer_overlap import late_profile
 from weightspace.backend import get_xp
-from weightspace.overlaps.app import late_profile
 from weightspace.overlaps.order import replica_overlaps
 from weightspace.overlaps.scenarios import n_patterns, random_patterns
 from weightspace.overlaps.solution_mc import run_solution_mc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,3 +40,18 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_cfg(config_name, overrides or [], tmp_path)
 
     return _make
+
+
+@pytest.fixture
+def hydra_logging():
+    """In-process Hydra runs (``launch``, a script run with runpy) reconfigure the root logger, its
+    handlers writing to the test's captured streams: restore it afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    GlobalHydra.instance().clear()
+    yield
+    for h in root.handlers:
+        if h not in handlers:
+            h.close()
+    root.handlers[:], root.level = handlers, level
+    GlobalHydra.instance().clear()

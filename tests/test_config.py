@@ -3,8 +3,10 @@
 import pytest
 from conftest import CONF, compose_cfg
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
-from weightspace.apps.common import check_overrides
+from weightspace.apps.cli import check
+from weightspace.apps.common import CONF_DIR
 
 GROUPS = ["arch", "dataset", "scenario", "logger", "trainer", "debug", "experiment"]
 
@@ -14,11 +16,10 @@ def _options(group):
 
 
 def _app(group, option):
-    """Experiments name their entry point in a '# app: <name>' line (default: train)."""
-    for line in (CONF / group / f"{option}.yaml").read_text().splitlines():
-        if line.startswith("# app:"):
-            return line.split()[2]
-    return "train"
+    """Experiments name their entry point in their ``app`` key (other groups: train)."""
+    if group != "experiment":
+        return "train"
+    return OmegaConf.load(CONF / group / f"{option}.yaml")["app"]
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in _options(g)])
@@ -54,7 +55,19 @@ def test_scenarios_follow_the_paper(tmp_path):
 def test_typo_in_key_fails_with_valid_keys(tmp_path):
     with pytest.raises(ConfigCompositionException):
         compose_cfg("train", ["scenario.epoch=3"], tmp_path)
-    msg = check_overrides("train", ["scenario.epoch=3"])
+    msg = check("train", ["scenario.epoch=3"], CONF_DIR)
     assert "scenario.epoch" in msg and "epochs" in msg and "batch_size" in msg
-    assert check_overrides("train", ["scenario=over_para", "scenario.epochs=3", "+extra=1"]) is None
-    assert "deep_20_15_15_10" in check_overrides("train", ["arch=deep_20"])
+    assert check("train", ["scenario=over_para", "scenario.epochs=3", "+extra=1"], CONF_DIR) is None
+    assert "deep_20_15_15_10" in check("train", ["arch=deep_20"], CONF_DIR)
+
+
+def test_top_level_seed_and_backend_reach_every_analysis(tmp_path):
+    names = sorted(p.stem for p in (CONF / "analysis").glob("*.yaml"))
+    cfg = compose_cfg("landscape", [f"analysis=[{','.join(names)}]", "seed=7", "backend=numpy"], tmp_path)
+    for name in names:
+        acfg = OmegaConf.to_container(cfg.analysis[name], resolve=True)
+        seeds = [v for k, v in acfg.items() if k == "seed"] + [
+            sub["seed"] for sub in acfg.values() if isinstance(sub, dict) and "seed" in sub
+        ]
+        assert seeds and set(seeds) == {7}, name  # every random choice of the analysis follows seed
+        assert acfg["backend"] == "numpy", name

@@ -235,6 +235,7 @@ def test_double_descent_quick_multirun_aggregates(tmp_path):
         "experiment=double_descent_quick",
         "arch.hidden=2,16",
         "real.epochs=5",
+        "logger=csv",  # W&B in a multirun: test_cluster.py
         f"hydra.sweep.dir={tmp_path}",
     ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

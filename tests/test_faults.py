@@ -31,10 +31,10 @@ from weightspace.apps import boundary, ranks
 from weightspace.apps.common import launch
 from weightspace.apps.fit_ising import run as fit_run
 from weightspace.apps.landscape import run as landscape_run
+from weightspace.apps.tracking import finishing
 from weightspace.apps.train import run as train_run
 from weightspace.ensemble.store import EnsembleStore, open_store
 from weightspace.errors import Interrupted, StoreError
-from weightspace.tracking import finishing
 
 RUNS = {"train": train_run, "fit_ising": fit_run, "landscape": landscape_run}
 DEEP = [20, 15, 15, 10]
@@ -312,20 +312,6 @@ def test_failed_run_closes_its_loggers_as_failed():
     with pytest.raises(KeyboardInterrupt), finishing([bad]):
         raise KeyboardInterrupt
     assert (ok.status, bad.status) == ("success", "failed")
-
-
-@pytest.fixture
-def hydra_logging():
-    """In-process Hydra runs reconfigure the root logger: restore it afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    GlobalHydra.instance().clear()
-    yield
-    for h in root.handlers:
-        if h not in handlers:
-            h.close()
-    root.handlers[:], root.level = handlers, level
-    GlobalHydra.instance().clear()
 
 
 def _launch(app: str, argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:

@@ -286,10 +286,11 @@ def test_check_configs_errors(teacher):
 
 
 def test_app_run_smoke(tmp_path, teacher):
-    from weightspace.function_space.app import run
+    from weightspace.apps.analyses.function_space import run
 
     widths, configs, _, _ = teacher
     cfg = OmegaConf.load("conf/analysis/function_space.yaml")
+    cfg.seed, cfg.backend = 0, "numpy"  # top-level keys in landscape.yaml, interpolated
     cfg.epsilons = {"min": 1e-4, "max": 0.49, "n_log": 12, "lin_min": 0.05, "n_lin": 6}
     cfg.search.n_grid = 9
     cfg.alphas = {"min": 10.0, "max": 1e3, "n": 5}

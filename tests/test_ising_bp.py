@@ -1,4 +1,4 @@
-"""BP, exact enumeration and data moments of the effective Ising model (DESIGN 3.3)."""
+"""BP, exact enumeration and data moments of the effective Ising model (docs/design.md §3.3)."""
 
 from __future__ import annotations
 

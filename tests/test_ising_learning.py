@@ -1,4 +1,4 @@
-"""Closed-form inversions and Boltzmann learning of the effective Ising model (DESIGN 3.3)."""
+"""Closed-form inversions and Boltzmann learning of the effective Ising model (docs/design.md §3.3)."""
 
 from __future__ import annotations
 

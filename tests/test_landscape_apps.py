@@ -12,9 +12,7 @@ import pytest
 from conftest import compose_cfg
 from omegaconf import OmegaConf
 
-from weightspace.ensemble.store import open_store
-from weightspace.ising.sampler import ising_energy
-from weightspace.landscape.apps import (
+from weightspace.apps.analyses import (
     entropy,
     heat_capacity,
     iso_energy,
@@ -23,7 +21,9 @@ from weightspace.landscape.apps import (
     permutation,
     tap,
 )
-from weightspace.landscape.apps.common import load_models
+from weightspace.apps.analyses.common import load_models
+from weightspace.ensemble.store import open_store
+from weightspace.ising.sampler import ising_energy
 from weightspace.landscape.inputs import LEVELS, pick_by_level
 from weightspace.nets.spins import n_spins, part_slice
 
@@ -180,3 +180,22 @@ def test_parts_from_fits_of_different_methods_are_flagged(fitted: Path, tmp_path
     with caplog.at_level(logging.WARNING):
         assert {m.method for m in load_models(acfg)} == {"boltzmann"}
     assert "different methods" not in caplog.text
+
+
+def test_newest_fit_is_found_in_single_and_multirun_dirs(tmp_path: Path) -> None:
+    from weightspace.landscape.inputs import latest_model
+
+    root = tmp_path / "fit_ising"
+    h = np.zeros(3)
+    for k, (sub, scenario) in enumerate([("over_para/2026-01-01_00-00-00", None), ("multirun/t/0", "over_para"),
+                                          ("multirun/t/1", "shallow")]):
+        (root / sub).mkdir(parents=True)
+        extra = {} if scenario is None else {"scenario": scenario}  # older files: scenario from the path
+        np.savez(root / sub / "model_full.npz", J=np.zeros((3, 3)), h=h, method="bethe", **extra)
+        os.utime(root / sub / "model_full.npz", (1000 + k, 1000 + k))
+    assert latest_model(root, "over_para", "full") == root / "multirun/t/0/model_full.npz"
+    assert latest_model(root, "shallow", "full") == root / "multirun/t/1/model_full.npz"
+    os.utime(root / "over_para/2026-01-01_00-00-00/model_full.npz", (2000, 2000))
+    assert latest_model(root, "over_para", "full").parent.name == "2026-01-01_00-00-00"
+    with pytest.raises(ValueError, match="no model_full.npz of scenario under_para"):
+        latest_model(root, "under_para", "full")

@@ -1,4 +1,4 @@
-"""Entropy landscape (DESIGN 3.4): closed forms at J = 0, exact enumeration, hysteresis detector."""
+"""Entropy landscape (docs/design.md §3.4): closed forms at J = 0, exact enumeration, hysteresis detector."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Yoshino layer-wise order: solution-space MC, matching, overlaps, app (DESIGN 3.8)."""
+"""Yoshino layer-wise order: solution-space MC, matching, overlaps, app (docs/design.md §3.8)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 from scipy.optimize import linprog
 
-from weightspace.overlaps import app
+from weightspace.apps.analyses import layer_overlap as app
 from weightspace.overlaps.gardner import cover_probability, gardner_capacity, gardner_q
 from weightspace.overlaps.order import (
     apply_matching,
@@ -317,7 +317,7 @@ def test_teacher_is_a_solution_and_masked_bonds_stay_removed():
 def _acfg(**over):
     base = OmegaConf.load("conf/analysis/layer_overlap.yaml")
     small = dict(L=2, N=4, alphas=[0.5], replicas=2, samples=2, anneal_sweeps=5, max_sweeps=40,
-                 sample_sweeps=3, snapshots=2, progress=False, backend="numpy")
+                 sample_sweeps=3, snapshots=2, progress=False, backend="numpy", seed=0)
     return OmegaConf.merge(base, small, over)
 
 

@@ -18,7 +18,7 @@ code  failure
 
 The traceback always goes to the run's log file (Hydra's ``<run dir>/<job name>.log``);
 ``HYDRA_FULL_ERROR=1`` or ``hydra.verbose=true`` also prints it. Loggers are closed by the apps
-(W&B runs marked failed, :func:`weightspace.tracking.finishing`) before the line is printed.
+(W&B runs marked failed, :func:`weightspace.apps.tracking.finishing`) before the line is printed.
 Under DDP only global rank 0 prints: any other rank logs its traceback, leaves its line in
 ``<run dir>/rank<r>_error.txt`` for rank 0 (:mod:`.ranks`) and exits quietly. In a Hydra multirun a
 failed job is recorded as a compact Hydra error, so the other jobs still run and the failed job's

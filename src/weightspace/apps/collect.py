@@ -1,5 +1,5 @@
 """``python train.py task=collect``: collect an ensemble of binary weight configurations
-(paper Sec. II; DESIGN 3.2) into the store at ``collect.store`` (see :mod:`weightspace.ensemble.store`).
+(paper Sec. II; docs/design.md §3.2) into the store at ``collect.store`` (see :mod:`weightspace.ensemble.store`).
 
 One *trial*: fresh init from its seed, ``scenario.epochs`` epochs of mean-field training, draw
 ``eval.n_samples`` (10) binary nets from the final fields, keep the best if its test accuracy
@@ -57,14 +57,13 @@ import torch  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from .. import tracking  # noqa: E402
 from ..ensemble.store import EnsembleStore, check_writable, open_store, rank_quota, seed_sequence  # noqa: E402
 from ..ensemble.summary import summarize  # noqa: E402
 from ..errors import ConfigError, Interrupted, StoreError  # noqa: E402
 from ..nets.batches import NOISE_BLOCK  # noqa: E402
 from ..nets.module import MeanFieldNet  # noqa: E402
 from ..nets.spins import n_spins  # noqa: E402
-from . import options, ranks  # noqa: E402
+from . import lineage, options, ranks, tracking  # noqa: E402
 from .common import load_data, write_json  # noqa: E402
 
 CPU_STEP_ROWS = 3_200  # auto E on CPU = this / batch (16 at batch 200: fastest of 16/32/64; docs/benchmarks.md)
@@ -294,11 +293,15 @@ def collect(cfg: DictConfig, out: Path) -> dict[str, float]:
             torch.set_num_threads(int(cc.threads or cfg.get("threads") or torch.get_num_threads()))
             locks = _lock_seeds(store_path, g, G)
             try:
-                loggers = tracking.make_loggers(cfg.get("logger")) if g == 0 else []
-                with tracking.finishing(loggers):
+                if rank != 0:  # one W&B run per job (e.g. per array task), on the job's first process
+                    return _collect(cfg, out, fabric, g, G, [])
+                with tracking.session(cfg) as loggers:
+                    metrics = _collect(cfg, out, fabric, g, G, loggers)
                     if loggers:
-                        tracking.log_config(loggers, cfg)
-                    return _collect(cfg, out, fabric, g, G, loggers)
+                        policy = (f"trial seeds seed + g + k*G with seed={int(cfg.seed)}, G={G} seed classes "
+                                  f"(collect.array_size x processes); no seed, kept or rejected, is tried twice")
+                        lineage.log_ensemble(loggers, cc.store, policy)
+                    return metrics
             finally:
                 _unlock_seeds(locks)
     except KeyboardInterrupt as e:

@@ -1,4 +1,4 @@
-"""Shared plumbing of the entry points: config validation, output dir, data, summaries."""
+"""Shared plumbing of the entry points: launch (command-line check + Hydra), output dir, data, JSON."""
 
 from __future__ import annotations
 
@@ -9,53 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ..data import Dataset, load_dataset
 from ..data.datasets import to_parity
 from ..errors import ConfigError
-from . import boundary
+from . import boundary, cli
+from .cli import Choices
 
 LABELS = ("digits", "parity")
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
-
-
-def _groups(conf_dir: Path) -> set[str]:
-    return {p.name for p in conf_dir.iterdir() if p.is_dir()} | {"hydra"}
-
-
-def check_overrides(config_name: str, overrides: list[str], conf_dir: Path = CONF_DIR) -> str | None:
-    """Return a one-line message for the first override naming a key the config does not have.
-
-    Hydra's struct mode already rejects such keys; this adds the list of valid keys at that level.
-    Group choices (``arch=...``), appends (``+key``) and deletions (``~key``) are left to Hydra.
-    """
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    groups = _groups(conf_dir)
-    choice = [o.input_line for o in parsed if o.key_or_group.split("/")[0] in groups and "." not in o.key_or_group]
-    choice = [c for c in choice if not c.startswith("hydra")]
-    with initialize_config_dir(str(conf_dir), version_base="1.3"):
-        try:
-            cfg = compose(config_name, overrides=choice)
-        except Exception as exc:  # a bad group choice: Hydra's own message lists the options
-            return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    for o in parsed:
-        key = o.key_or_group
-        if o.input_line in choice or key.startswith("hydra") or o.is_add() or o.is_delete():
-            continue
-        node: Any = cfg
-        parts = key.split(".")
-        for depth, part in enumerate(parts):
-            if not isinstance(node, DictConfig) or part not in node:
-                where = ".".join(parts[:depth]) or "<top level>"
-                valid = sorted(node.keys()) if isinstance(node, DictConfig) else []
-                return f"unknown config key '{key}': valid keys under {where} are {', '.join(map(str, valid))}"
-            if depth < len(parts) - 1:  # leaves are not read: they may interpolate ${hydra:...}
-                node = node[part]
-    return None
 
 
 def write_json(path: Path, obj: dict[str, Any]) -> None:
@@ -87,14 +51,17 @@ def load_data(cfg: DictConfig) -> Dataset:
     return data
 
 
-def config_dict(cfg: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-
-
-def launch(config_name: str, run: Callable[[DictConfig], dict[str, float]], objective: str | None = None) -> None:
-    """Body of the top-level ``<config_name>.py`` scripts: check the command line's keys, then run
-    ``run(cfg)`` under ``@hydra.main``; ``objective`` names the metric returned to sweepers.
-    Failures are one line and an exit code (:mod:`.boundary`)."""
+def launch(
+    config_name: str,
+    run: Callable[[DictConfig], dict[str, float]],
+    objective: str | None = None,
+    choices: Choices | None = None,
+) -> None:
+    """Body of the top-level ``<config_name>.py`` scripts: check every job of the command line
+    (:func:`weightspace.apps.cli.check`: unknown keys, group options, ``choices``, experiments of
+    another app), then hand ``sys.argv`` to ``@hydra.main`` untouched and run ``run(cfg)`` per job;
+    ``objective`` names the metric returned to sweepers. Failures are one line and an exit code
+    (:mod:`.boundary`: 2 for a bad command line)."""
 
     @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
     def main(cfg: DictConfig) -> float | None:
@@ -102,7 +69,7 @@ def launch(config_name: str, run: Callable[[DictConfig], dict[str, float]], obje
         return metrics.get(objective) if objective else None
 
     with boundary.guard(config_name):
-        problem = check_overrides(config_name, [a for a in sys.argv[1:] if not a.startswith("-")])
+        problem = cli.check(config_name, sys.argv[1:], CONF_DIR, choices)
         if problem:
             raise ConfigError(problem)
         main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,28 @@ import numpy as np
 from omegaconf import DictConfig
 from threadpoolctl import threadpool_limits
 
-from .. import tracking
 from ..backend import get_xp, to_numpy
 from ..errors import ConfigError
-from ..ising.boltzmann import BoltzmannResult, boltzmann_learn
+from ..ising.boltzmann import INITS, BoltzmannResult, boltzmann_learn
 from ..ising.bp import bp
 from ..ising.moments import fit_delta
 from ..ising.pseudolikelihood import fit_pseudolikelihood
 from ..ising.sampler import geometric_ladder, ising_energy, mc_moments_fn, temper
 from ..ising.source import DataSource, from_moments_file, from_store, latest_store
 from ..ising.threespin import compare_three_spin
-from ..nets.spins import available_parts, part_slice
+from ..nets.spins import available_parts, layer_names, part_slice
 from ..plots import ising as figs
+from . import lineage, tracking
+from .cli import BACKENDS, Choices
 from .common import output_dir, write_json
 
 METHODS = ("bethe", "pseudolikelihood", "mc")
+CHOICES: Choices = {
+    "method": METHODS,
+    "part": lambda cfg: ("all", *available_parts(cfg.arch.widths), *layer_names(cfg.arch.widths)),
+    "backend": BACKENDS,
+    "bethe.init": INITS,
+}
 
 
 def load_source(cfg: DictConfig) -> DataSource:
@@ -43,7 +51,7 @@ def load_source(cfg: DictConfig) -> DataSource:
     if cfg.moments:
         return from_moments_file(Path(cfg.moments))
     path = Path(cfg.ensemble) if cfg.ensemble else latest_store(
-        Path(cfg.paths.root_dir) / "outputs", cfg.scenario.name, list(cfg.arch.widths)
+        Path(cfg.paths.outputs), cfg.scenario.name, list(cfg.arch.widths)
     )
     return from_store(path, cfg.max_configs)
 
@@ -162,17 +170,22 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     parts = parts_to_fit(cfg, src)
     print(f"fit_ising: {src.label}: {src.limit or 'exact'} configurations, N={src.moments.m.shape[0]}, "
           f"parts {[p for p, _ in parts]}, method={cfg.method}")
+    if src.store is not None:
+        tracking.declare_inputs(loggers, {"ensemble": lineage.ensemble_input(src.store.path, src.digest)})
     rows, metrics, fitted = [], {}, {}
     for name, sl in parts:
         t0 = time.perf_counter()
         r = fit_part(cfg, src, name, sl, xp)
         seconds = time.perf_counter() - t0
+        artifact = lineage.model_name(cfg.scenario.name, cfg.arch.name, cfg.method, name)
+        model_path = out / f"model_{name}.npz"
         np.savez(
-            out / f"model_{name}.npz", J=r["J"], h=r["h"], delta_bp=r["delta_bp"], delta_mc=r.get("delta_mc", np.nan),
+            model_path, J=r["J"], h=r["h"], delta_bp=r["delta_bp"], delta_mc=r.get("delta_mc", np.nan),
             delta_mc_noise=r.get("delta_mc_noise", np.nan), delta_window=r.get("delta_window", np.zeros(0)),
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
             widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label, n_configs=src.limit or -1,
             delta_floor=_num(r.get("delta_floor")), rho=_num(r.get("rho")),
+            scenario=cfg.scenario.name, arch=cfg.arch.name, artifact=artifact, ensemble_digest=src.digest or "",
         )
         _write_trace(out / f"trace_{name}.csv", r["trace"])
         fitted[name] = (r, sl)
@@ -199,7 +212,16 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
                   f"acceptance {r['mc_swap_acceptance']:.2f}, {r['mc_passages']} hot-to-target passages"
                   + ("  WARNING: rungs barely exchange; add rungs" if r["mc_swap_acceptance"] < 0.05 else ""))
         rows.append(row)
-        metrics |= {f"{name}/{k}": float(v) for k, v in row.items() if isinstance(v, int | float | bool)}
+        part_metrics = tracking.scalars(r, f"{name}/") | tracking.scalars(row, f"{name}/")
+        metrics |= part_metrics
+        tracking.log_metrics(loggers, part_metrics)
+        trace = r["trace"]
+        tracking.log_curves(loggers, f"{name}/trace", trace if isinstance(trace, Mapping) else {"delta": trace})
+        tracking.log_artifact(
+            loggers, artifact, lineage.MODEL, [model_path],
+            tracking.scalars(row) | {"ensemble": src.label, "ensemble_digest": src.digest, "method": cfg.method},
+            aliases=[lineage.alias(lineage.file_digest(model_path))],
+        )
     tracking.log_table(loggers, "fit_summary", rows, out / "fit_summary.csv")
     pngs = figs.fit_figures(fitted, src, out, cfg.method)
     if cfg.verify.three_spin and "full" in fitted and "mc_samples" in fitted["full"][0] and src.store is not None:
@@ -216,10 +238,6 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         pngs.append(figs.energy_vs_accuracy(energy, chunk.acc, out / "fig3c_energy_vs_accuracy.png"))
     for p in pngs:
         tracking.log_figure(loggers, p.stem, p)
-    tracking.log_artifact(
-        loggers, f"ising-{cfg.scenario.name}-{cfg.method}", "ising_model",
-        sorted(out.glob("model_*.npz")), {"ensemble": src.label, "method": cfg.method},
-    )
     write_json(out / "metrics.json", metrics)
     print(f"  run dir: {out}")
     return metrics
@@ -228,7 +246,5 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
 def run(cfg: DictConfig) -> dict[str, float]:
     """Entry point of ``fit_ising.py``; returns metrics per part."""
     out = output_dir(cfg)
-    loggers = tracking.make_loggers(cfg.get("logger"))
-    with tracking.finishing(loggers):
-        tracking.log_config(loggers, cfg)
+    with tracking.session(cfg) as loggers:
         return fit(cfg, out, loggers)

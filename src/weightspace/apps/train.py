@@ -1,6 +1,7 @@
 """``python train.py``: train mean-field binary networks (paper Sec. II, App. A, D).
 
-``task=train`` (below); ``task=collect`` collects an ensemble into a store (:mod:`.collect`).
+``task=train`` and ``task=compare`` (below); ``task=collect`` collects an ensemble into a store
+(:mod:`.collect`); the other tasks are in :mod:`.experiments`.
 
 ``runs`` independent networks are trained together as one ensemble module; the run dir gets
 ``history.csv`` (per-epoch means and stds), ``learning_curves.png`` (Fig. 2(a) style),
@@ -10,33 +11,30 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
+from typing import Any
 
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from .. import tracking
 from ..errors import ConfigError
+from ..experiments.freeze import gap_to_reference, plot_mean_std, read_history, write_history
 from ..nets.batches import EnsembleBatches
+from ..nets.freeze import REDRAW
+from ..nets.losses import LOSSES
 from ..nets.module import MeanFieldNet
 from ..nets.realnet import ensemble_accuracy
 from ..nets.spins import config_to_layers
 from ..plots.training import plot_learning_curves
+from . import tracking
+from .cli import Choices
 from .collect import collect
-from .common import load_data, output_dir, write_json
-
-
-def write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
-    keys = list(curves)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["epoch"] + [f"{k}_{s}" for k in keys for s in ("mean", "std")])
-        for t in range(len(curves[keys[0]])):
-            w.writerow([t + 1] + [f"{v:.6f}" for k in keys for v in (curves[k][t].mean(), curves[k][t].std())])
+from .common import LABELS, load_data, output_dir, write_json
+from .experiments import AGGREGATIONS, Task
+from .experiments import TASKS as EXPERIMENTS
 
 
 def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
@@ -112,18 +110,85 @@ def train(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
     return metrics
 
 
+def compare(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
+    """Train each variant of ``compare.variants`` (name -> config overrides) with ``task=train``
+    into ``out/<name>``; plot ``compare.key`` mean ± std per epoch; table of final numbers."""
+    cc = cfg.compare
+    if not cc.variants:
+        raise ValueError(
+            "compare.variants is empty: give name -> overrides, e.g. experiment=itr_freeze"
+        )
+    histories: dict[str, dict[str, np.ndarray]] = {}
+    rows: list[dict[str, Any]] = []
+    for name, overrides in cc.variants.items():
+        vcfg = OmegaConf.merge(cfg, overrides)
+        vdir = out / str(name)
+        vdir.mkdir(parents=True, exist_ok=True)
+        m = train(vcfg, vdir, [])
+        histories[str(name)] = read_history(vdir / "history.csv")
+        rows.append(
+            {
+                "variant": str(name),
+                "frozen": " ".join(map(str, vcfg.freeze.layers)) or "-",
+                "redraw": str(vcfg.freeze.redraw),
+                "final_mean": m[cc.key],
+                "final_std": m[f"{cc.key}_std"] if f"{cc.key}_std" in m else float("nan"),
+                "seconds_per_epoch": m["seconds_per_epoch"],
+            }
+        )
+    if cc.reference not in histories:
+        raise ValueError(
+            f"compare.reference={cc.reference!r}: not one of the variants {list(histories)}"
+        )
+    gaps = gap_to_reference(histories, str(cc.reference), str(cc.key))
+    for row in rows:
+        row["gap_to_reference"] = gaps[row["variant"]]
+    title = f"{cfg.arch.name}, {cfg.dataset.name}, {int(cfg.runs)} runs each"
+    series = {
+        n: (h["epoch"], h[f"{cc.key}_mean"], h[f"{cc.key}_std"]) for n, h in histories.items()
+    }
+    fig = plot_mean_std(series, out / "comparison.png", str(cc.key).replace("_", " "), title)
+    tracking.log_figure(loggers, "comparison", fig)
+    tracking.log_table(loggers, "comparison", rows, out / "comparison.csv")
+    epochs = len(next(iter(histories.values()))["epoch"])
+    for t in range(epochs):  # per-epoch curves of every variant, one monotone step axis
+        tracking.log_metrics(
+            loggers, {f"{n}/{cc.key}": h[f"{cc.key}_mean"][t] for n, h in histories.items()}, t
+        )
+    metrics = {
+        f"{r['variant']}/{k}": float(r[k])
+        for r in rows
+        for k in ("final_mean", "final_std", "gap_to_reference", "seconds_per_epoch")
+    }
+    write_json(out / "metrics.json", metrics)
+    print("\nweightspace compare (" + str(cc.key) + ", final epoch):")
+    for r in rows:
+        print(
+            f"  {r['variant']:>14}: {r['final_mean']:.4f} ± {r['final_std']:.4f} "
+            f"(gap {r['gap_to_reference']:+.4f}), {r['seconds_per_epoch']:.3f} s/epoch"
+        )
+    print(f"  run dir: {out}")
+    return metrics
+
+
+TASKS: dict[str, Task] = {"train": train, "compare": compare, **EXPERIMENTS}
+CHOICES: Choices = {
+    "task": ("collect", *TASKS),
+    "loss": LOSSES,
+    "labels": LABELS,
+    "freeze.redraw": REDRAW,
+    "aggregate.kind": tuple(AGGREGATIONS),
+}
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Entry point of ``train.py``: dispatch on ``cfg.task``; returns the final metrics."""
     out = output_dir(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     if cfg.task == "collect":
-        return collect(cfg, out)  # makes its loggers on rank 0 only
-    from ..experiments.tasks import TASKS  # imports this module (train) itself
-
-    if cfg.task not in ("train", *TASKS):
-        raise ConfigError(f"task={cfg.task!r}: choose one of train, collect, {', '.join(TASKS)}")
-    loggers = tracking.make_loggers(cfg.get("logger"))
-    with tracking.finishing(loggers):
-        tracking.log_config(loggers, cfg)
-        return (train if cfg.task == "train" else TASKS[cfg.task])(cfg, out, loggers)
+        return collect(cfg, out)  # W&B run per job on its rank 0 (see collect)
+    if cfg.task not in TASKS:
+        raise ConfigError(f"task={cfg.task!r}: choose one of collect, {', '.join(TASKS)}")
+    with tracking.session(cfg) as loggers:
+        return TASKS[cfg.task](cfg, out, loggers)

@@ -1,4 +1,4 @@
-"""PCA-K projection of image datasets (DESIGN 3.1).
+"""PCA-K projection of image datasets (docs/design.md §3.1).
 
 Pixels are scaled to [0, 1]; the PCA is fitted on the centred training images;
 training and test images are centred with the *training* mean and projected on the

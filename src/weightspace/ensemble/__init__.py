@@ -1,4 +1,4 @@
-"""Ensemble of collected weight configurations (DESIGN 3.2, 5).
+"""Ensemble of collected weight configurations (docs/design.md §3.2, §4, §5).
 
 ``store``: the crash-safe, bit-packed, multi-writer on-disk store (shards,
 seeds, trial accounting, streaming reader, ``pack``/``unpack``).

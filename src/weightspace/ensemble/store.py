@@ -1,4 +1,4 @@
-"""Crash-safe, bit-packed, multi-writer store of weight configurations (DESIGN 3.2, 5).
+"""Crash-safe, bit-packed, multi-writer store of weight configurations (docs/design.md §3.2, §4, §5).
 
 A store is a directory::
 
@@ -51,6 +51,7 @@ share :func:`rank_quota` of :meth:`EnsembleStore.remaining`.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -441,6 +442,16 @@ class EnsembleStore:
     def shard_infos(self) -> list[ShardInfo]:
         """Validated headers of all shards in reading order (raises on the first bad one)."""
         return [self.shard_info(p) for p in self.shard_paths()]
+
+    def digest(self, shards: Sequence[ShardInfo] | None = None) -> str:
+        """SHA-256 (hex) of ``store.json`` and of each shard's name and header (all complete shards,
+        or the snapshot ``shards``), in reading order: shards are immutable and their headers hold
+        counts and CRCs of the contents, so this names the content read (headers only: cheap)."""
+        h = hashlib.sha256((self.path / META_NAME).read_bytes())
+        for p in self.shard_paths() if shards is None else [s.path for s in shards]:
+            with open(p, "rb") as f:
+                h.update(p.name.encode() + f.read(_HEADER.size))
+        return h.hexdigest()
 
     # ---- counts and seeds --------------------------------------------------------------
     def count(self, shards: Sequence[ShardInfo] | None = None) -> int:

@@ -42,10 +42,14 @@ def summarize(path: str | os.PathLike[str]) -> tuple[str, list[str]]:
     return line, problems
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m weightspace.ensemble.summary", description=__doc__.splitlines()[0])
+    p.add_argument("path", help="store directory")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", help="store directory")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         line, problems = summarize(args.path)
     except StoreError as e:

@@ -15,6 +15,16 @@ import numpy as np
 from weightspace.plots import save_figure
 
 
+def write_history(path: Path, curves: dict[str, np.ndarray]) -> None:
+    """``history.csv``: per epoch, the mean and std over networks of each curve ``[epochs, E]``."""
+    keys = list(curves)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch"] + [f"{k}_{s}" for k in keys for s in ("mean", "std")])
+        for t in range(len(curves[keys[0]])):
+            w.writerow([t + 1] + [f"{v:.6f}" for k in keys for v in (curves[k][t].mean(), curves[k][t].std())])
+
+
 def read_history(path: str | Path) -> dict[str, np.ndarray]:
     """Columns of a ``history.csv`` of ``task=train``: ``epoch``, ``<key>_mean``, ``<key>_std``."""
     path = Path(path)

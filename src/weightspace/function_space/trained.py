@@ -94,7 +94,7 @@ def layer_sensitivity(
 ) -> Sensitivity:
     """Flip a fraction p of one layer's (or all layers') weights of each net; eps and accuracy drop.
 
-    ``configs`` [M, N] are +-1 configurations (DESIGN 2 ordering), ``x`` [B, in], ``y`` [B].
+    ``configs`` [M, N] are +-1 configurations (docs/design.md §2 ordering), ``x`` [B, in], ``y`` [B].
     """
     xp = get_xp(backend)
     configs = np.asarray(configs)

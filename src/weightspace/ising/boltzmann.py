@@ -1,4 +1,4 @@
-"""Boltzmann learning of the effective Ising model (paper Sec. III, Eq. 5; DESIGN 3.3).
+"""Boltzmann learning of the effective Ising model (paper Sec. III, Eq. 5; docs/design.md §3.3).
 
 Ascent on the log-likelihood: J += η(C^d − C^m), h += η(m^d − m^m), with model moments from a
 pluggable ``moments_fn(J, h, state) -> (m, C, state)`` (warm-started BP by default; a persistent

@@ -1,4 +1,4 @@
-"""Dense belief propagation for the pairwise Ising model (DESIGN 3.3–3.4; paper App. C, Eqs. C1–C3).
+"""Dense belief propagation for the pairwise Ising model (docs/design.md §3.3, §3.4; paper App. C, Eqs. C1–C3).
 
 System b of a batch: P_b(σ) ∝ exp(β_b Σ_{i<j} J_ij σ_iσ_j + Σ_i h_bi σ_i); β scales the couplings
 only, so the tilt of Eq. C6 enters as h_b = βh + x_b σ*_b. With t_ij = tanh βJ_ij, messages

@@ -1,4 +1,4 @@
-"""Closed-form inverse Ising solutions used as starting points of Boltzmann learning (DESIGN 3.3).
+"""Closed-form inverse Ising solutions used as starting points of Boltzmann learning (docs/design.md §3.3).
 
 - Naive mean field: J = −(C_conn)^{-1} off-diagonal, h_i = atanh m_i − Σ_j J_ij m_j.
 - Independent pairs / Bethe (Ricci-Tersenghi 2012, Nguyen & Berg 2012): from each pair marginal

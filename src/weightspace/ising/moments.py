@@ -90,7 +90,7 @@ def fit_delta(m_d: Any, C_d: Any, m_m: Any, C_m: Any) -> float:
 
 
 def mean_energy(J: Any, h: Any, m: Any, C: Any) -> Any:
-    """E = −Σ_{i<j} J_ij C_ij − Σ_i h_i m_i (DESIGN 3.3; J has zero diagonal); batched."""
+    """E = −Σ_{i<j} J_ij C_ij − Σ_i h_i m_i (docs/design.md §3.3; J has zero diagonal); batched."""
     xp = array_module(C)
     return -0.5 * xp.sum(J * C, axis=(-2, -1)) - xp.sum(h * m, axis=-1)
 

@@ -1,4 +1,4 @@
-"""Pseudolikelihood maximisation with an l1 penalty (paper App. E, Eqs. E1-E2; DESIGN 3.3).
+"""Pseudolikelihood maximisation with an l1 penalty (paper App. E, Eqs. E1-E2; docs/design.md §3.3).
 
 For each spin i, a logistic regression of s_i on the other spins:
 

@@ -1,4 +1,4 @@
-"""Monte-Carlo sampling of the pairwise Ising model (DESIGN 3.3-3.4; paper App. B, H, Fig. 9).
+"""Monte-Carlo sampling of the pairwise Ising model (docs/design.md §3.3, §3.4; paper App. B, H, Fig. 9).
 
 Target measure, with an optional tilt towards a reference configuration sigma*:
 
@@ -534,7 +534,7 @@ def tilt_sweep(
     seed: int | None = 0,
     progress: bool = False,
 ) -> TiltSweepResult:
-    """The Monte-Carlo counterpart of the BP entropy sweep (DESIGN 3.4) for models where BP fails.
+    """The Monte-Carlo counterpart of the BP entropy sweep (docs/design.md §3.4) for models where BP fails.
 
     ``n_chains`` heat-bath chains per reference sigma*_k (rows of ``refs``, K x N) start at sigma*_k and
     sample P_x ∝ exp(-E(sigma) + x sum_i s*_i s_i) while x runs through ``xs`` and back, each point

@@ -23,6 +23,7 @@ class DataSource:
     label: str
     store: EnsembleStore | None = None
     limit: int | None = None
+    digest: str | None = None  # of the store content the moments came from (EnsembleStore.digest)
 
     def configs(self, start: int, stop: int, limit: int | None) -> np.ndarray:
         """±1 int8 configurations restricted to spins [start, stop) (at most ``limit``)."""
@@ -76,18 +77,19 @@ def latest_store(root: Path, scenario: str, widths: list[int]) -> Path:
 def from_store(path: Path, limit: int | None = None) -> DataSource:
     """Stream the store's configurations once into exact moments."""
     store = EnsembleStore(path)
-    count = store.count()
+    shards = store.shard_infos()  # one snapshot: the moments and the digest cover the same shards
+    count = store.count(shards)
     if count == 0:
         raise ValueError(f"{path}: the ensemble store is empty; collect configurations first")
     n_used = count if limit is None else min(limit, count)
-    chunks = _limited(store.iter_chunks(), n_used)
+    chunks = _limited(store.iter_chunks(shards=shards), n_used)
     moments = accumulate_moments(chunks)
     if n_used < 10 * store.n_spins:
         warnings.warn(
             f"{path}: only {n_used} configurations for {store.n_spins} spins; moment errors ~ "
             f"{1 / np.sqrt(n_used):.3f} will limit the fit", stacklevel=2,
         )
-    return DataSource(moments, store_widths(store), str(path), store, n_used)
+    return DataSource(moments, store_widths(store), str(path), store, n_used, store.digest(shards))
 
 
 def _limited(chunks, n: int):

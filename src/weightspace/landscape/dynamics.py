@@ -1,4 +1,4 @@
-"""Monte-Carlo dynamics on the fitted model from reference solutions (paper Fig. 9; DESIGN 3.4).
+"""Monte-Carlo dynamics on the fitted model from reference solutions (paper Fig. 9; docs/design.md §3.4).
 
 Single-flip Metropolis at β = 1 on the fitted Ising model, started at σ*; along the way the
 Ising energy per spin and the test accuracy of the network whose weights are the current

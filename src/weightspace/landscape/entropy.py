@@ -1,4 +1,4 @@
-"""Entropy landscape around reference configurations (DESIGN 3.4; paper Sec. IV, Eqs. 6–8, App. C).
+"""Entropy landscape around reference configurations (docs/design.md §3.4; paper Sec. IV, Eqs. 6–8, App. C).
 
 Tilted measure P_x(σ) ∝ exp(−βE(σ) + x Σ_i σ*_i σ_i), solved by BP with h_i → βh_i + xσ*_i.
 With ln Z_x the Bethe log-partition function of the tilted system, per spin:

@@ -81,14 +81,25 @@ def load_model(path: str | Path) -> FittedModel:
     )
 
 
+def model_scenario(path: Path, fit_root: Path) -> str:
+    """The scenario a model file was fitted for (``scenario`` in the file; older files: the first
+    directory under ``fit_root``, i.e. ``<fit_root>/<scenario>/<time>/``)."""
+    with np.load(path, allow_pickle=False) as z:
+        if "scenario" in z.files:
+            return str(z["scenario"])
+    return path.relative_to(fit_root).parts[0]
+
+
 def latest_model(fit_root: str | Path, scenario: str, part: str, method: str | None = None) -> Path:
-    """Newest ``<fit_root>/<scenario>/*/model_<part>.npz`` by mtime (optionally of one method)."""
-    root = Path(fit_root) / scenario
-    files = sorted(root.glob(f"*/model_{part}.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    """Newest (by mtime) ``model_<part>.npz`` of ``scenario`` (optionally of one method) anywhere
+    under ``fit_root``: single runs ``<scenario>/<time>/`` and multirun jobs ``multirun/<time>/<n>/``."""
+    root = Path(fit_root)
+    files = sorted(root.rglob(f"model_{part}.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = [p for p in files if model_scenario(p, root) == scenario]
     if method is not None:
         files = [p for p in files if load_model(p).method == method]
     if not files:
-        what = f"model_{part}.npz" + (f" with method={method}" if method else "")
+        what = f"model_{part}.npz of scenario {scenario}" + (f" with method={method}" if method else "")
         raise ValueError(
             f"no {what} under {root}; run fit_ising.py scenario={scenario} or pass model=PATH.npz"
         )

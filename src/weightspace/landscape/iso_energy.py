@@ -1,4 +1,4 @@
-"""Iso-energy entropy curves (paper Fig. 7, App. C Eq. C7a; DESIGN 3.4).
+"""Iso-energy entropy curves (paper Fig. 7, App. C Eq. C7a; docs/design.md §3.4).
 
 At each x the inverse temperature β is tuned so that the energy density of the untilted
 Hamiltonian under P ∝ exp(−βE + xσ*·σ) equals the reference's own, ε(β, x) = ε* = E(σ*)/N.

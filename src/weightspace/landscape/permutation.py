@@ -1,4 +1,4 @@
-"""Node-permutation symmetry (paper App. J, Fig. 10; DESIGN 3.4).
+"""Node-permutation symmetry (paper App. J, Fig. 10; docs/design.md §3.4).
 
 Canonical form σ_gr of a configuration: for each hidden layer l (in order) the units are sorted by
 their mean pre-activation over the test digits '1' (descending), permuting the rows of W^l and the

@@ -1,4 +1,4 @@
-"""TAP free-energy distribution (paper App. I, Fig. 8; DESIGN 3.4 note on Eq. I2).
+"""TAP free-energy distribution (paper App. I, Fig. 8; docs/design.md §3.4 on Eq. I2).
 
 Iteration with the correct time indices (Bolthausen; paper Eq. I1, β = 1):
   m_i^{t+1} = tanh(h_i + Σ_j J_ij m_j^t − m_i^{t−1} Σ_j J_ij² (1 − (m_j^t)²)).

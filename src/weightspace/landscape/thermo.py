@@ -1,6 +1,6 @@
 """Entropy by thermodynamic / heat-capacity integration of MC energies (paper App. H, Eq. H1).
 
-Tilted measure of the landscape analysis (DESIGN 3.4), written with K = E - x Q,
+Tilted measure of the landscape analysis (docs/design.md §3.4), written with K = E - x Q,
 E(s) = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i and Q(s) = sum_i s*_i s_i:
 
     P_x(s) = exp(-K(s)) / Z_x.

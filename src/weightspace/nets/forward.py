@@ -1,4 +1,4 @@
-"""Forward pass of a network with fixed (e.g. binary) weights (DESIGN 3.1).
+"""Forward pass of a network with fixed (e.g. binary) weights (docs/design.md §3.1).
 
 Hidden layers: a = LReLU(W a_prev) / sqrt(N_{l-1}), LReLU(z) = max(z,0) + 0.1 min(z,0);
 the last layer's pre-activation is returned (argmax = predicted class).

@@ -1,4 +1,4 @@
-"""Layers frozen at random signs (paper Sec. IV F, Fig. 11; DESIGN 3.5).
+"""Layers frozen at random signs (paper Sec. IV F, Fig. 11; docs/design.md §3.5).
 
 A frozen weight matrix has its fields quenched to theta = ±field (default 10, so
 P(w = +1) = sigmoid(10) = 1 - 4.5e-5: practically fixed binary weights), the signs drawn with equal

@@ -1,6 +1,6 @@
 """Real-valued-weight networks for comparisons with the binary ones (paper App. F, Fig. 17).
 
-Same architecture as the binary nets (DESIGN 3.1): no biases, hidden layers
+Same architecture as the binary nets (docs/design.md §3.1): no biases, hidden layers
 a = LReLU(W a_prev)/sqrt(N_{l-1}), the last pre-activation is the output
 (:func:`.forward.fixed_forward`), but W is real and trained directly (no reparametrization
 noise). E independent networks train at once, each with its own trial seed:

@@ -1,4 +1,4 @@
-"""Spin ordering of a weight configuration (DESIGN 2) and its parts.
+"""Spin ordering of a weight configuration (docs/design.md §2) and its parts.
 
 A configuration is the concatenation of the layer matrices ``W^l`` of shape
 ``[N_l, N_{l-1}]`` (out x in), each flattened row-major, layers in order.
@@ -55,8 +55,12 @@ def part_slice(widths: Sequence[int], part: str) -> slice:
         return slice(sl[1].start, sl[-2].stop)
     if part.startswith("layer") and part[5:].isdigit() and 1 <= int(part[5:]) <= len(sl):
         return sl[int(part[5:]) - 1]
-    valid = list(PARTS) + [f"layer{k + 1}" for k in range(len(sl))]
-    raise ValueError(f"part={part!r}: choose one of {valid}")
+    raise ValueError(f"part={part!r}: choose one of {list(PARTS) + layer_names(widths)}")
+
+
+def layer_names(widths: Sequence[int]) -> list[str]:
+    """``layer1 .. layerL``: the parts naming single weight matrices."""
+    return [f"layer{k + 1}" for k in range(len(widths) - 1)]
 
 
 def available_parts(widths: Sequence[int]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Layer-wise order parameters (Yoshino 2019, DESIGN 3.8) and hidden-unit matching.
+"""Layer-wise order parameters (Yoshino 2019, docs/design.md §3.8) and hidden-unit matching.
 
 Overlaps per layer l between configurations a and b:
     q_J(l) = sum_ij J^{l,a}_ij J^{l,b}_ij / n_l   (n_l = number of bonds present; N^2 unmasked)

@@ -1,4 +1,4 @@
-"""Pattern scenarios for the solution-space MC (Yoshino 2019, DESIGN 3.8).
+"""Pattern scenarios for the solution-space MC (Yoshino 2019, docs/design.md §3.8).
 
 random: inputs S^0 and outputs S^L are independent random +-1 (storage problem).
 teacher: inputs random +-1, outputs (and the teacher's internal representations) from a

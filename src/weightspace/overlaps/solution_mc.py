@@ -1,4 +1,4 @@
-"""Solution-space Monte Carlo of a deep network of sign perceptrons (Yoshino 2019, DESIGN 3.8).
+"""Solution-space Monte Carlo of a deep network of sign perceptrons (Yoshino 2019, docs/design.md §3.8).
 
 Layers l = 0..L of N units; l = 0 (inputs) and l = L (outputs) are clamped to the patterns,
 the internal representations S^l_{mu i} (l = 1..L-1) and the weights J^l (l = 1..L, row i =

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_figure
 from weightspace.landscape import plots
 from weightspace.landscape.tap import count_peaks, distinct_fixed_points, random_starts, tap_iterate
-from weightspace.tracking import log_figure
 
 from .common import load_models, xp_of
 

@@ -23,21 +23,26 @@ def _parts(acfg: DictConfig) -> list[str]:
     return [str(p) for p in parts]
 
 
-def load_models(acfg: DictConfig) -> list[FittedModel]:
-    """``model.path`` (one file), or ``model_<part>.npz`` for each of ``parts`` from ``model.dir``
+def model_paths(acfg: DictConfig) -> list[Path]:
+    """The model files an analysis reads: ``model.resolved`` (pinned by the landscape app), else
+    ``model.path`` (one file), else ``model_<part>.npz`` for each of ``parts`` from ``model.dir``
     (null: the newest fit of ``model.scenario`` under ``model.fit_root``, per part)."""
     mcfg = acfg.model
+    if mcfg.get("resolved"):
+        return [Path(p) for p in mcfg.resolved]
     if mcfg.get("path"):
-        return [load_model(mcfg.path)]
-    out = []
-    for part in _parts(acfg):
-        if mcfg.get("dir"):
-            path = Path(mcfg.dir) / f"model_{part}.npz"
-        else:
-            path = latest_model(mcfg.fit_root, str(mcfg.scenario), part, mcfg.get("method"))
-        out.append(load_model(path))
-        log.info("part %s: %s model %s (delta_bp %.4f, delta_mc %.4f)", part, out[-1].method, path,
-                 out[-1].delta_bp, out[-1].delta_mc)
+        return [Path(mcfg.path)]
+    if mcfg.get("dir"):
+        return [Path(mcfg.dir) / f"model_{part}.npz" for part in _parts(acfg)]
+    return [latest_model(mcfg.fit_root, str(mcfg.scenario), part, mcfg.get("method")) for part in _parts(acfg)]
+
+
+def load_models(acfg: DictConfig) -> list[FittedModel]:
+    """The fitted models of :func:`model_paths`, with a warning when they mix fit methods."""
+    out = [load_model(p) for p in model_paths(acfg)]
+    for m in out:
+        log.info("part %s: %s model %s (delta_bp %.4f, delta_mc %.4f)", m.part, m.method, m.path,
+                 m.delta_bp, m.delta_mc)
     methods = sorted({m.method for m in out})
     if len(methods) > 1:
         log.warning("the parts use models of different methods (%s): the newest fit of each part was taken; "

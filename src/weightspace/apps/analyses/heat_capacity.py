@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_table
 from weightspace.landscape.entropy import sweep_paths
 from weightspace.landscape.thermo import thermo_entropy
-from weightspace.tracking import log_table
 
 from .common import models_and_references, part_refs, xp_of
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_figure
 from weightspace.data import load_dataset
 from weightspace.landscape import plots
 from weightspace.landscape.dynamics import mc_dynamics
-from weightspace.tracking import log_figure
 
 from .common import models_and_references, xp_of
 

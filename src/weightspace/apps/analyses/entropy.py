@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.lineage import file_digest
+from weightspace.apps.tracking import log_figure, log_table
 from weightspace.backend import to_numpy
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import Landscape, entropy_landscape, save_landscape, x_grid
 from weightspace.landscape.hysteresis import detect_hysteresis, summarize
 from weightspace.landscape.inputs import FittedModel
-from weightspace.tracking import log_figure, log_table
 
 from .common import models_and_references, part_refs, xp_of
 
@@ -74,6 +75,16 @@ def part_metrics(
     return metrics, rows
 
 
+def s_of_d_rows(part: str, land: Landscape) -> list[dict[str, Any]]:
+    """s(d) of one part as table rows (mean and std over references per branch and x), the form in
+    which W&B overlays the curves of several runs."""
+    return [
+        {"part": part, "branch": branch, "x": float(land.x[t]),
+         "d": float(land.d[:, b, t].mean()), "s": float(land.s[:, b, t].mean()), "s_std": float(land.s[:, b, t].std())}
+        for b, branch in enumerate(("down", "up")) for t in range(land.x.size)
+    ]
+
+
 def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
     models, refs, info = models_and_references(acfg)
     lands: dict[str, Landscape] = {}
@@ -96,6 +107,7 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
             land,
             part=model.part,
             model=str(model.path),
+            model_digest=file_digest(model.path),
             references=part_refs(refs, model).astype(np.int8),
             reference_energy=to_numpy(info["energy_per_spin"]),
             hysteresis_size=m[f"{model.part}/hysteresis_size_max"],
@@ -110,6 +122,7 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
             )
     np.save(out_dir / "references.npy", refs)
     log_table(loggers, "landscape/hysteresis", rows, out_dir / "hysteresis.csv")
+    log_table(loggers, "landscape/s_of_d", [r for part, land in lands.items() for r in s_of_d_rows(part, land)], None)
     title = f"{acfg.get('scenario', '')} refs={info.get('level', info['source'])}"
     for name, fn in (
         ("entropy_landscape", lambda p: plots.entropy_figure(lands, p, title)),

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_figure
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import x_grid
 from weightspace.landscape.hysteresis import detect_hysteresis
 from weightspace.landscape.iso_energy import iso_energy_landscape
-from weightspace.tracking import log_figure
 
 from .common import models_and_references, part_refs, xp_of
 from .entropy import sweep_part

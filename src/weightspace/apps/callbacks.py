@@ -5,7 +5,7 @@ In an experiment config::
     hydra:
       callbacks:
         aggregate:
-          _target_: weightspace.experiments.callbacks.AggregateSweep
+          _target_: weightspace.apps.callbacks.AggregateSweep
           kind: double_descent
 
 After the sweep, ``task=aggregate`` runs on the sweep dir and writes its figure, table and
@@ -27,7 +27,7 @@ class AggregateSweep(Callback):
         self.kind = kind
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from ..apps.train import run
+        from .train import run
 
         sweep = Path(config.hydra.sweep.dir)
         cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_figure
 from weightspace.data import load_dataset
 from weightspace.ising.boltzmann import boltzmann_learn
 from weightspace.ising.moments import spin_moments
@@ -18,7 +19,6 @@ from weightspace.landscape import plots
 from weightspace.landscape.entropy import Landscape, entropy_landscape, save_landscape, x_grid
 from weightspace.landscape.inputs import ensemble_pool
 from weightspace.landscape.permutation import mixed_ensemble
-from weightspace.tracking import log_figure
 
 from .common import models_and_references, part_refs, xp_of
 from .entropy import bp_options

@@ -1,9 +1,8 @@
-"""``python train.py task=<name>`` for the experiments: each ``task(cfg, out, loggers)`` writes its
+"""``python train.py task=<name>`` for the experiments beyond training (``train``, ``compare``:
+:mod:`.train`; ``collect``: :mod:`.collect`): each ``task(cfg, out, loggers)`` writes its
 figure, table (CSV + W&B) and ``metrics.json`` to the run dir and returns the metrics.
 
 - ``train_real``: real-valued-weight nets (:class:`weightspace.nets.realnet.RealNet`).
-- ``compare``: train every ``compare.variants`` entry (config overrides, e.g. frozen layers)
-  with ``task=train`` into ``<run dir>/<variant>/`` and draw their curves together (Fig. 11).
 - ``aggregate``: figure + table of a multirun dir (``aggregate.kind``: double_descent, depth).
 - ``tsne``: t-SNE of initial vs learned configurations of an ensemble store (Fig. 2(b)).
 """
@@ -18,21 +17,20 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from .. import tracking
-from ..apps.common import load_data, write_json
-from ..apps.train import train, write_history
 from ..ensemble.configs import load_configs
 from ..ensemble.store import EnsembleStore
+from ..experiments import double_descent as dd
+from ..experiments import tsne as ts
+from ..experiments.depth import crossover_width, plot_depth
+from ..experiments.freeze import plot_mean_std, write_history
+from ..experiments.sweeps import curve, read_sweep
 from ..nets.batches import EnsembleBatches
 from ..nets.realnet import RealNet
 from ..nets.spins import n_spins
-from . import double_descent as dd
-from . import tsne as ts
-from .depth import crossover_width, plot_depth
-from .freeze import gap_to_reference, plot_mean_std, read_history
-from .sweeps import curve, read_sweep
+from . import tracking
+from .common import load_data, write_json
 
 Task = Callable[[DictConfig, Path, list], dict[str, float]]
 
@@ -90,67 +88,6 @@ def train_real(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         f" ± {metrics['test_acc_std']:.4f}\n"
         f"  run dir: {out}"
     )
-    return metrics
-
-
-def compare(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
-    """Train each variant of ``compare.variants`` (name -> config overrides) with ``task=train``
-    into ``out/<name>``; plot ``compare.key`` mean ± std per epoch; table of final numbers."""
-    cc = cfg.compare
-    if not cc.variants:
-        raise ValueError(
-            "compare.variants is empty: give name -> overrides, e.g. experiment=itr_freeze"
-        )
-    histories: dict[str, dict[str, np.ndarray]] = {}
-    rows: list[dict[str, Any]] = []
-    for name, overrides in cc.variants.items():
-        vcfg = OmegaConf.merge(cfg, overrides)
-        vdir = out / str(name)
-        vdir.mkdir(parents=True, exist_ok=True)
-        m = train(vcfg, vdir, [])
-        histories[str(name)] = read_history(vdir / "history.csv")
-        rows.append(
-            {
-                "variant": str(name),
-                "frozen": " ".join(map(str, vcfg.freeze.layers)) or "-",
-                "redraw": str(vcfg.freeze.redraw),
-                "final_mean": m[cc.key],
-                "final_std": m[f"{cc.key}_std"] if f"{cc.key}_std" in m else float("nan"),
-                "seconds_per_epoch": m["seconds_per_epoch"],
-            }
-        )
-    if cc.reference not in histories:
-        raise ValueError(
-            f"compare.reference={cc.reference!r}: not one of the variants {list(histories)}"
-        )
-    gaps = gap_to_reference(histories, str(cc.reference), str(cc.key))
-    for row in rows:
-        row["gap_to_reference"] = gaps[row["variant"]]
-    title = f"{cfg.arch.name}, {cfg.dataset.name}, {int(cfg.runs)} runs each"
-    series = {
-        n: (h["epoch"], h[f"{cc.key}_mean"], h[f"{cc.key}_std"]) for n, h in histories.items()
-    }
-    fig = plot_mean_std(series, out / "comparison.png", str(cc.key).replace("_", " "), title)
-    tracking.log_figure(loggers, "comparison", fig)
-    tracking.log_table(loggers, "comparison", rows, out / "comparison.csv")
-    epochs = len(next(iter(histories.values()))["epoch"])
-    for t in range(epochs):  # per-epoch curves of every variant, one monotone step axis
-        tracking.log_metrics(
-            loggers, {f"{n}/{cc.key}": h[f"{cc.key}_mean"][t] for n, h in histories.items()}, t
-        )
-    metrics = {
-        f"{r['variant']}/{k}": float(r[k])
-        for r in rows
-        for k in ("final_mean", "final_std", "gap_to_reference", "seconds_per_epoch")
-    }
-    write_json(out / "metrics.json", metrics)
-    print("\nweightspace compare (" + str(cc.key) + ", final epoch):")
-    for r in rows:
-        print(
-            f"  {r['variant']:>14}: {r['final_mean']:.4f} ± {r['final_std']:.4f} "
-            f"(gap {r['gap_to_reference']:+.4f}), {r['seconds_per_epoch']:.3f} s/epoch"
-        )
-    print(f"  run dir: {out}")
     return metrics
 
 
@@ -340,7 +277,6 @@ def tsne(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
 
 TASKS: dict[str, Task] = {
     "train_real": train_real,
-    "compare": compare,
     "aggregate": aggregate,
     "tsne": tsne,
 }

@@ -1,4 +1,4 @@
-"""Function-space landscape analysis (Li & Saad 2018; DESIGN 3.7): ``run(acfg, out_dir, loggers)``.
+"""Function-space landscape analysis (Li & Saad 2018; docs/design.md §3.7): ``run(acfg, out_dir, loggers)``.
 
 Sections: maximal-entropy profiles and the annealed generalisation curve (Fig. 2a-c), the sparse
 MAJ-k transition (Fig. 2d-f), finite-size simulations against the recursions, and the flip
@@ -18,20 +18,20 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from ..ensemble.configs import load_configs
-from ..tracking import log_figure, log_metrics, log_table
-from . import plots
-from .majk import majk_phase_diagram
-from .maxent import (
+from ...ensemble.configs import load_configs
+from ...function_space import plots
+from ...function_space.majk import majk_phase_diagram
+from ...function_space.maxent import (
     MaxEntCurve,
     alignment_thresholds,
     generalization_curve,
     max_entropy_curve,
     max_entropy_profile,
 )
-from .recursions import binary_overlaps, continuous_overlaps, majk_trajectory
-from .simulate import simulate_dense, simulate_majk
-from .trained import check_configs, layer_sensitivity
+from ...function_space.recursions import binary_overlaps, continuous_overlaps, majk_trajectory
+from ...function_space.simulate import simulate_dense, simulate_majk
+from ...function_space.trained import check_configs, layer_sensitivity
+from ..tracking import log_figure, log_metrics, log_table
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def simulation_section(acfg: DictConfig, out_dir: Path, loggers: list) -> tuple[
 
 def load_test_data(acfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     """Test inputs and labels of the dataset named by ``acfg.dataset`` (see ``conf/dataset/``)."""
-    from ..data import load_dataset
+    from ...data import load_dataset
 
     data = load_dataset(acfg.dataset)
     return data.x_test, data.y_test

@@ -1,4 +1,4 @@
-"""``landscape.py analysis=layer_overlap``: Yoshino's layer-wise order (DESIGN 3.8).
+"""``landscape.py analysis=layer_overlap``: Yoshino's layer-wise order (docs/design.md §3.8).
 
 Runs the solution-space MC for every alpha of the chosen scenario (random I/O or
 teacher-student, optionally with a bond-masked teacher-student run for comparison with
@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from ..backend import get_xp
-from ..ensemble.configs import load_configs
+from ...backend import get_xp
+from ...ensemble.configs import load_configs
+from ...overlaps.gardner import gardner_capacity, gardner_q
+from ...overlaps.order import ensemble_layer_overlap, replica_overlaps, teacher_overlaps
+from ...overlaps.plots import plot_profiles, plot_relaxation, plot_vs_alpha
+from ...overlaps.scenarios import bond_mask, n_patterns, random_patterns, random_teacher, teacher_patterns
+from ...overlaps.solution_mc import MCResult, check_options, run_solution_mc
 from ..tracking import log_figure, log_metrics, log_table
-from .gardner import gardner_capacity, gardner_q
-from .order import ensemble_layer_overlap, replica_overlaps, teacher_overlaps
-from .plots import plot_profiles, plot_relaxation, plot_vs_alpha
-from .scenarios import bond_mask, n_patterns, random_patterns, random_teacher, teacher_patterns
-from .solution_mc import MCResult, check_options, run_solution_mc
 
 log = logging.getLogger(__name__)
 SCENARIOS = ("random", "teacher", "none")

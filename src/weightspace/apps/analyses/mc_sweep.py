@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import numpy as np
 from omegaconf import DictConfig
 
+from weightspace.apps.tracking import log_figure
 from weightspace.ising.sampler import tilt_sweep
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import x_grid
 from weightspace.landscape.hysteresis import detect_hysteresis, summarize
-from weightspace.tracking import log_figure
 
 from .common import models_and_references, part_refs, xp_of
 
