@@ -97,13 +97,18 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
+def m_grid(rows: list[dict[str, Any]], args: argparse.Namespace) -> np.ndarray:
+    return np.geomspace(min(r["M"] for r in rows) * 0.8, args.m_target * 1.2, 200)
+
+
 def extrapolations(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, dict[str, Extrapolation]]:
     M = np.array([r["M"] for r in rows], dtype=float)
     keep = M >= args.fit_min_m
     return {
         metric: {
             law: bootstrap_law(M[keep], np.array([r[metric] for r in rows], dtype=float)[keep], law,
-                               level=args.level, m_target=args.m_target, n_boot=args.n_boot, seed=args.seed)
+                               level=args.level, m_target=args.m_target, n_boot=args.n_boot, seed=args.seed,
+                               grid=m_grid(rows, args))
             for law in LAWS
         }
         for metric in METRICS
@@ -113,9 +118,9 @@ def extrapolations(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict
 def figure(rows: list[dict[str, Any]], ext: dict[str, dict[str, Extrapolation]], args: argparse.Namespace,
            title: str, path: Path) -> Path:
     """Loop size (max and mean over references) vs M, replicates, means ± std, both fitted laws
-    extended to the paper's M (bands: bootstrap 16-84%)."""
+    extended to the paper's M (lines: bootstrap median; bands: 16-84%)."""
     M = np.array([r["M"] for r in rows], dtype=float)
-    grid = np.geomspace(M.min() * 0.8, args.m_target * 1.2, 200)
+    grid = m_grid(rows, args)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, metric in zip(axes, METRICS):
         L = np.array([r[metric] for r in rows], dtype=float)
@@ -126,9 +131,8 @@ def figure(rows: list[dict[str, Any]], ext: dict[str, dict[str, Extrapolation]],
         for c, law in zip(("C0", "C1"), LAWS):
             e = ext[metric][law]
             label = {"log": "a + b ln M", "inv": "a − b/M"}[law]
-            a, b = e.coef
-            ax.plot(grid, a + (b * np.log(grid) if law == "log" else -b / grid), color=c,
-                    label=f"{label}: M*(L={args.level}) = {e.m_cross:.3g}")
+            ax.plot(grid, e.band[1], color=c, label=f"{label}: M*(L={args.level}) = {e.m_cross:.3g}")
+            ax.fill_between(grid, e.band[0], e.band[2], color=c, alpha=0.2, lw=0)
         ax.axhline(args.level, color="r", ls=":", lw=1)
         ax.axvline(args.m_target, color="r", ls="--", lw=1, label=f"paper M = {args.m_target:.0f}")
         ax.set(xscale="log", xlabel="ensemble size M", ylabel=f"loop size ({metric.split('_')[-1]} over refs)")

@@ -80,6 +80,7 @@ class Extrapolation:
     l_target_q: tuple[float, float, float]
     reach_fraction: float
     rms_residual: float
+    band: np.ndarray  # (3, G): bootstrap quantiles (q_lo, median, q_hi) of L on the ``grid`` given
 
 
 def bootstrap_law(
@@ -92,18 +93,20 @@ def bootstrap_law(
     n_boot: int = 2000,
     quantiles: tuple[float, float] = (0.16, 0.84),
     seed: int = 0,
+    grid: np.ndarray | None = None,
 ) -> Extrapolation:
     """Fit ``law`` to the points (M, L) (several replicates per M) and bootstrap it by resampling the
-    replicates of each M with replacement (module docstring)."""
+    replicates of each M with replacement (module docstring); ``grid``: M values for the band."""
     M, L = np.asarray(M, dtype=float), np.asarray(L, dtype=float)
     coef = fit_law(M, L, law)
     groups = [np.flatnonzero(M == m) for m in np.unique(M)]
     rng = np.random.default_rng(seed)
-    cross, target = np.empty(n_boot), np.empty(n_boot)
+    grid = np.atleast_1d(m_target if grid is None else grid).astype(float)
+    cross, target, curves = np.empty(n_boot), np.empty(n_boot), np.empty((n_boot, grid.size))
     for k in range(n_boot):
         idx = np.concatenate([rng.choice(g, size=g.size, replace=True) for g in groups])
         c = fit_law(M[idx], L[idx], law)
-        cross[k], target[k] = crossing(c, level, law), predict(c, m_target, law)[0]
+        cross[k], target[k], curves[k] = crossing(c, level, law), predict(c, m_target, law)[0], predict(c, grid, law)
     q = (quantiles[0], 0.5, quantiles[1])
     return Extrapolation(
         law=law,
@@ -114,4 +117,5 @@ def bootstrap_law(
         l_target_q=tuple(float(v) for v in np.quantile(target, q, method="inverted_cdf")),
         reach_fraction=float(np.isfinite(cross).mean()),
         rms_residual=float(np.sqrt(np.mean((predict(coef, M, law) - L) ** 2))),
+        band=np.quantile(curves, q, axis=0),
     )
