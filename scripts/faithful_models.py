@@ -13,7 +13,8 @@ output exists (a rerun resumes). The references are the ``--refs`` low-energy co
 (a) draws (energy under the bethe fit); routes (b) and (c) read them from its ``references.npy`` (the
 first ``--mc-refs`` / ``--hc-refs`` of them for the MC analyses). Then per part: a table (s(x=0) on the
 down branch, d at x = 0 and -1, hysteresis max/mean over references, loop fraction; mean ± std over
-references, MC errors alongside) in ``<out>/faithful.csv`` / ``faithful.md`` and a figure
+references, MC errors alongside; d_jump_max: the largest step of d between neighbouring x on a branch,
+the paper's entropy gap shows as a jump) in ``<out>/faithful.csv`` / ``faithful.md`` and a figure
 ``<out>/faithful_<scenario>_<part>.png`` (d(x) of every route, both branches; s(d) of the BP routes
 with the heat-capacity points). s(x=0) does not depend on the reference (no tilt), so its error bar
 comes from ``--halves``: the same fits on each half of the store, s(x=0) by BP on each.
@@ -135,7 +136,7 @@ def bp_route(path: Path, threshold: float) -> dict[str, Any]:
         "x": x, "d": d, "s": s, "converged": conv,
         "s0": _mean_std(at_x(x, s[:, 0], 0.0) / LN2), "d0": _mean_std(at_x(x, d[:, 0], 0.0)),
         "d_m1": _mean_std(at_x(x, d[:, 0], -1.0)), "unconverged": float(1 - conv.mean()),
-        "refs": d.shape[0], **hs,
+        "d_jump": float(np.abs(np.diff(d, axis=-1)).max()), "refs": d.shape[0], **hs,
     }
 
 
@@ -148,7 +149,7 @@ def mc_route(path: Path, part: str, threshold: float) -> dict[str, Any]:
     nan_s, ok = np.full((2, x.size), np.nan), np.ones((2, x.size), dtype=bool)
     hs = summarize([detect_hysteresis(x, d[k], nan_s, ok, thr[k]) for k in range(d.shape[0])])
     return {"x": x, "d": d, "d0": _mean_std(at_x(x, d[:, 0], 0.0)), "d_m1": _mean_std(at_x(x, d[:, 0], -1.0)),
-            "refs": d.shape[0], **hs}
+            "d_jump": float(np.abs(np.diff(d, axis=-1)).max()), "refs": d.shape[0], **hs}
 
 
 def hc_route(path: Path, part: str) -> list[dict[str, float]]:
@@ -197,7 +198,8 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
                      "delta_bp": f.get("delta_bp", np.nan), "delta_mc": f.get("delta_mc", np.nan),
                      "refs": r["refs"], "s0_ln2": pm(r["s0"]) + split, "d0": pm(r["d0"]), "d_m1": pm(r["d_m1"]),
                      "loop_max": r["hysteresis_size_max"], "loop_mean": r["hysteresis_size_mean"],
-                     "loop_fraction": r["loop_fraction"], "unconverged": r["unconverged"]})
+                     "loop_fraction": r["loop_fraction"], "d_jump_max": r["d_jump"],
+                     "unconverged": r["unconverged"]})
         for b, ls in ((0, "-"), (1, "--")):
             ax_d.plot(r["x"], r["d"][:, b].mean(axis=0), ls, color=color,
                       label=f"({key}) {ROUTES[key]}" if b == 0 else None)
@@ -213,13 +215,13 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
             continue
         r = mc_route(p, part, thr)
         f = fits.get("mc", {})
-        rows.append({"part": part, "route": f"(c) MC tilt sweep, {sweeps} sweeps/x; tempered TI entropy",
+        rows.append({"part": part, "route": f"(c) MC tilt sweep, {sweeps} sweeps/x; TI entropy",
                      "M": f.get("n_configs", np.nan), "delta_bp": f.get("delta_bp", np.nan),
                      "delta_mc": f.get("delta_mc", np.nan), "refs": r["refs"],
                      "s0_ln2": (pm(hc0["s"]) + f" (MC err {hc0['s_err_max']:.3f}, {hc0['refs']} refs)") if hc0 else "",
                      "d0": pm(r["d0"]), "d_m1": pm(r["d_m1"]), "loop_max": r["hysteresis_size_max"],
                      "loop_mean": r["hysteresis_size_mean"], "loop_fraction": r["loop_fraction"],
-                     "unconverged": 0.0})
+                     "d_jump_max": r["d_jump"], "unconverged": 0.0})
         for b, ls in ((0, "-"), (1, "--")):
             ax_d.plot(r["x"], r["d"][:, b].mean(axis=0), ls, color=color,
                       label=f"(c) MC sweep {sweeps}/x" if b == 0 else None)
@@ -227,7 +229,7 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
         ax_s.errorbar([h["d"][0] for h in hc], [h["s"][0] for h in hc],
                       yerr=[np.hypot(h["s"][1] if np.isfinite(h["s"][1]) else 0, h["s_err_max"]) for h in hc],
                       xerr=[h["d"][1] if np.isfinite(h["d"][1]) else 0 for h in hc], fmt="s", color="C3",
-                      capsize=3, label="(c) tempered TI, x = " + ", ".join(f"{h['x']:g}" for h in hc))
+                      capsize=3, label="(c) TI entropy, x = " + ", ".join(f"{h['x']:g}" for h in hc))
     dd = np.linspace(0, 1, 201)
     ax_s.plot(dd, s_upper_bound(dd) / LN2, "k:", lw=1, label="upper bound")
     ax_d.set(xlabel="x", ylabel="d (solid: down, dashed: up)", title=f"{args.scenario} {part}: d(x)")
@@ -236,7 +238,7 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
     ax_s.legend(fontsize=7)
     save_figure(fig, Path(args.out) / f"faithful_{args.scenario}_{part}.png", dpi=90)
     for h in hc:
-        rows.append({"part": part, "route": f"(c) tempered TI at x = {h['x']:g}", "M": fits.get("mc", {}).get(
+        rows.append({"part": part, "route": f"(c) TI entropy at x = {h['x']:g}", "M": fits.get("mc", {}).get(
             "n_configs", np.nan), "refs": h["refs"], "s0_ln2": pm(h["s"]) + f" (MC err {h['s_err_max']:.3f})",
                      "d0": pm(h["d"]), "s_bp_same_x": pm(h["s_bp"]), "bp_converged": h["bp_converged"]})
     return rows
