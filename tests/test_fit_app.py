@@ -54,6 +54,7 @@ def test_fit_all_parts_from_latest_store(make_cfg, tmp_path, store_dir):
         assert int(z["n_configs"]) == 200 * 200 == metrics[f"{part}/n_configs"]  # the store's configurations
         assert np.allclose(z["J"], z["J"].T) and np.all(np.diag(z["J"]) == 0)
         assert metrics[f"{part}/delta_bp"] < 0.02 and np.isfinite(metrics[f"{part}/delta_mc"])
+        assert 0.0 < float(z["bp_jacobian_radius"]) < 1.0  # weak planted couplings: a stable fixed point
     # BP correlations are direct-pair only: on this dense model the BP fit over-couples, which the
     # Monte-Carlo check must expose (delta_mc well above the data's own sampling error ~0.008)
     assert metrics["full/delta_mc"] > 0.02
