@@ -3,7 +3,9 @@
 Per part (``full``, ``lb``, ``itr``, ``rb``, ``layer<k>``; ``all`` = each on its own moments) the
 run dir gets ``model_<part>.npz`` (J, h, delta_bp, delta_mc, method, part, start, stop, widths,
 ensemble), ``trace_<part>.csv`` and figures; ``fit_summary.csv`` has one row per part.
-``delta_bp`` is the fit error of BP started from fresh N(0, 0.01^2) messages, ``delta_mc`` that
+``delta_bp`` is the fit error of BP started from fresh N(0, 0.01^2) messages, ``bp_jacobian_radius``
+the spectral radius of the BP update's Jacobian at that fixed point (< 1: linearly stable;
+ising.stability), ``delta_mc`` that
 of the model's Monte-Carlo moments (its true moments, up to sampling error), ``delta_mc_noise``
 that sampling error: the verification runs two independent halves of its chains, and the pooled
 moments are off by Δ(half a, half b) / 2 (each half by √2 times that); it adds in quadrature,
@@ -30,6 +32,7 @@ from ..ising.moments import fit_delta
 from ..ising.pseudolikelihood import fit_pseudolikelihood
 from ..ising.sampler import geometric_ladder, ising_energy, mc_moments_fn, temper
 from ..ising.source import DataSource, from_moments_file, from_store, latest_store
+from ..ising.stability import bp_jacobian_radius
 from ..ising.threespin import compare_three_spin
 from ..nets.spins import available_parts, layer_names, part_slice
 from ..plots import ising as figs
@@ -121,6 +124,7 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
         "J": to_numpy(J), "h": to_numpy(h),
         "delta_bp": fit_delta(m, C, fresh.m[0], fresh.C[0]),
         "bp_converged": bool(to_numpy(fresh.converged)[0]),
+        "bp_jacobian_radius": bp_jacobian_radius(J, fresh.messages, seed=cfg.seed),
         "m_bp": to_numpy(fresh.m[0]), "C_bp": to_numpy(fresh.C[0]),
     }
     if cfg.verify.mc:
@@ -182,6 +186,7 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         np.savez(
             model_path, J=r["J"], h=r["h"], delta_bp=r["delta_bp"], delta_mc=r.get("delta_mc", np.nan),
             delta_mc_noise=r.get("delta_mc_noise", np.nan), delta_window=r.get("delta_window", np.zeros(0)),
+            bp_jacobian_radius=r["bp_jacobian_radius"],
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
             widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label, n_configs=src.limit or -1,
             delta_floor=_num(r.get("delta_floor")), rho=_num(r.get("rho")),
@@ -194,7 +199,8 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         row = {
             "part": name, "n_spins": sl.stop - sl.start, "n_configs": src.limit or -1, "method": cfg.method,
             "delta_bp": r["delta_bp"],
-            "bp_converged": r["bp_converged"], "delta_mc": r.get("delta_mc", float("nan")),
+            "bp_converged": r["bp_converged"], "bp_jacobian_radius": r["bp_jacobian_radius"],
+            "delta_mc": r.get("delta_mc", float("nan")),
             "delta_mc_noise": r.get("delta_mc_noise", float("nan")),
             "learning_converged": r["converged"], "steps": r["steps"],
             "fresh_start_disagrees": r.get("fresh_disagrees", False),
@@ -202,7 +208,7 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             "zero_couplings": float(np.mean(off == 0)), "seconds": seconds,
         }
         print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} "
-              f"(stable-BP floor {row['delta_floor']:.4f}, BP converged: {row['bp_converged']})  "
+              f"(BP converged: {row['bp_converged']}, Jacobian radius {row['bp_jacobian_radius']:.3f})  "
               f"delta_mc={row['delta_mc']:.4f} (MC noise {row['delta_mc_noise']:.4f})  "
               f"zero couplings {row['zero_couplings']:.1%}  "
               f"{seconds:.1f} s")
