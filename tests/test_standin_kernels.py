@@ -272,3 +272,17 @@ def test_function_space_simulation_same_seed_same_numbers(xp):
     a = simulate_majk(0.1, 3, n=99, n_layers=3, m0=0.3, n_inputs=40, n_samples=2, seed=1, backend=backend)
     b = simulate_majk(0.1, 3, n=99, n_layers=3, m0=0.3, n_inputs=40, n_samples=2, seed=1, backend="numpy")
     np.testing.assert_allclose(a["q"], b["q"], atol=1e-6)
+
+
+def test_sampler_block_kernel_gets_arrays_of_the_model_dtype(xp, monkeypatch):
+    """The CUDA block kernel reads raw memory as J's dtype: a float64 tilt (x from a NumPy grid) must
+    not promote B of a float32 model."""
+    J, h = model(20, 0.2, 0.1, 22)
+    seen = []
+    real = sampler._Kernel.block_spins
+    monkeypatch.setattr(sampler._Kernel, "block_spins",
+                        lambda self, Jbb, B: seen.append((Jbb.dtype, B.dtype)) or real(self, Jbb, B))
+    refs = xp.asarray(spins(np.random.default_rng(23), (1, 20)))
+    sampler.tilt_sweep(*on(xp, J.astype("float32"), h.astype("float32")), refs, np.array([0.5, -0.5]),
+                       n_chains=2, sweeps_per_point=2)
+    assert seen and set(seen) == {(np.dtype("float32"), np.dtype("float32"))}
