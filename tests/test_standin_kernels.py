@@ -256,3 +256,19 @@ def test_solution_mc_continuous_on_backend(xp):
     ok = res.solved.ravel()
     J = res.J[-1].reshape(-1, 4, 4)[ok]
     np.testing.assert_allclose((J**2).sum(-1), 4.0, atol=1e-9)  # rows stay on the sphere
+
+
+# ---------------------------------------------------------------- function space (Li & Saad simulations)
+
+
+def test_function_space_simulation_same_seed_same_numbers(xp):
+    from weightspace.function_space.simulate import simulate_dense, simulate_majk
+
+    backend = "numpy" if xp is np else "cupy"
+    kw = dict(n=101, n_inputs=40, n_samples=2, seed=4)
+    a, b = simulate_dense("binary", [0.05] * 3, backend=backend, **kw), simulate_dense("binary", [0.05] * 3, **kw,
+                                                                                      backend="numpy")
+    np.testing.assert_allclose(a["q"], b["q"], atol=1e-6)
+    a = simulate_majk(0.1, 3, n=99, n_layers=3, m0=0.3, n_inputs=40, n_samples=2, seed=1, backend=backend)
+    b = simulate_majk(0.1, 3, n=99, n_layers=3, m0=0.3, n_inputs=40, n_samples=2, seed=1, backend="numpy")
+    np.testing.assert_allclose(a["q"], b["q"], atol=1e-6)
