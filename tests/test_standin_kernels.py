@@ -286,3 +286,38 @@ def test_sampler_block_kernel_gets_arrays_of_the_model_dtype(xp, monkeypatch):
     sampler.tilt_sweep(*on(xp, J.astype("float32"), h.astype("float32")), refs, np.array([0.5, -0.5]),
                        n_chains=2, sweeps_per_point=2)
     assert seen and set(seen) == {(np.dtype("float32"), np.dtype("float32"))}
+
+
+# ---------------------------------------------------------------- learning, detailed balance
+
+
+def test_boltzmann_learning_on_backend(xp):
+    """BP learning of exact moments of a weak planted model: same steps and couplings on both backends,
+    and the planted couplings come back (up to BP's error and the tolerance)."""
+    from weightspace.ising.boltzmann import boltzmann_learn
+
+    J, h = model(8, 0.15, 0.2, 24)
+    ex = exact_moments(J, h)
+    res = boltzmann_learn(*on(xp, ex.m[0], ex.C[0]), tol=1e-3, max_steps=200)
+    base = boltzmann_learn(ex.m[0], ex.C[0], tol=1e-3, max_steps=200)
+    assert res.steps == base.steps and res.converged
+    np.testing.assert_allclose(host(res.J), host(base.J), atol=1e-9)
+    iu = np.triu_indices(8, 1)
+    assert np.corrcoef(host(res.J)[iu], J[iu])[0, 1] > 0.9 and np.abs(host(res.J) - J).max() < 0.15
+
+
+@pytest.mark.parametrize("rule", sampler.RULES)
+def test_sampler_detailed_balance_against_enumeration(xp, rule):
+    """Moments of a frustrated 8-spin model at beta = 1.2 within 5 s.e. of exact enumeration (chi^2 per
+    degree of freedom ~ 1): the sign(v - B) block update samples the Boltzmann measure."""
+    n = 8
+    J, h = model(n, 0.5, 0.3, 25)
+    res = sampler.sample(*on(xp, J, h), n_chains=64, n_sweeps=400, burn_in=50, beta=1.2, rule=rule, seed=9,
+                         keep_samples=True, block=3)
+    ex = exact_moments(1.2 * J, 1.2 * h)
+    S = host(res.samples).astype(float)
+    iu = np.triu_indices(n, 1)
+    per_chain = np.concatenate([S.mean(0), np.einsum("tri,trj->rij", S, S)[:, iu[0], iu[1]] / len(S)], axis=1)
+    se = per_chain.std(axis=0, ddof=1) / np.sqrt(S.shape[1])
+    z = (np.concatenate([host(res.m), host(res.C)[iu]]) - np.concatenate([ex.m[0], ex.C[0][iu]])) / se
+    assert np.abs(z).max() < 5.0 and np.mean(z**2) < 2.0
