@@ -92,9 +92,11 @@ export PYTHONPATH=$ROOT/src${SITE:+:$SITE}
 {
   nvidia-smi
   "$PY" -c "import cupy, torch, numpy; print('cupy', cupy.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__, 'cuda', torch.cuda.is_available())"
+  "$PY" -m pip list 2>/dev/null | grep -i -E "^(protobuf|click|pydantic|wandb|hydra-core|omegaconf|lightning|scipy) "
+  "$PY" -c "import weightspace.apps.fit_ising, weightspace.apps.landscape, weightspace.apps.train; print('apps import')"
 } > "$OUT/env.log" 2>&1
 
-declare -A STEP_LIMITS=([gpu_tests]=200 [collect]=120 [fit]=90 [landscape]=90)
+declare -A STEP_LIMITS=([gpu_tests]=240 [collect]=110 [fit]=90 [landscape]=90)
 STEPS=()
 step() {  # step NAME CMD...: run with its limit, log to $OUT/NAME.log, record rc and seconds
   local name=$1; shift

@@ -137,8 +137,8 @@ def test_pseudolikelihood_method(make_cfg, tmp_path, store_dir):
 
 
 def test_model_file_without_stability_cap_loads_without_pickle(make_cfg, tmp_path, monkeypatch):
-    # no cap rho reached by fresh BP (here: none tried) -> start J = 0, rho None -> stored as NaN
-    monkeypatch.setattr("weightspace.ising.boltzmann.RHOS", ())
+    # no clipping level reached by fresh BP (here: none counts) -> start J = 0, rho None -> stored as NaN
+    monkeypatch.setattr("weightspace.ising.boltzmann._reached", lambda *args: False)
     n = 6
     J, h = _planted(n, seed=3)
     from weightspace.ising.exact import exact_moments
