@@ -7,6 +7,7 @@ import pytest
 
 from weightspace.ising.bp import bp, bp_multistart
 from weightspace.ising.exact import exact_moments
+from weightspace.ising.inverse import correlation_spectrum
 from weightspace.ising.moments import (
     accumulate_moments,
     fit_delta,
@@ -15,6 +16,8 @@ from weightspace.ising.moments import (
     spin_moments,
     three_spin_moments,
 )
+from weightspace.ising.stability import bp_jacobian_radius, message_jacobian, message_update
+from weightspace.ising.threespin import compare_three_spin, connected_from_raw, fraction_within, triple_correlations
 
 
 def _tree(n: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
@@ -244,3 +247,71 @@ def test_bp_adaptive_damping_rescues_oscillation() -> None:
     np.testing.assert_allclose(-r.free_energy, n * np.log(2) + n * (n - 1) / 2 * np.log(np.cosh(-3.0 / n)),
                                atol=1e-8)
     np.testing.assert_allclose(r.C[0, 0, 1], t, atol=1e-8)
+
+
+def test_bp_jacobian_radius_sk_paramagnet_is_stable_although_lambda_max_k_exceeds_one() -> None:
+    """SK model, β = 0.95 (J ~ N(0, β²/N)), fields of std 0.05: BP from N(0, 0.01²) messages
+    converges, so its fixed point is stable (ρ(B) < 1), although λ_max of K = D^{-1/2} C^c D^{-1/2}
+    of its own beliefs is far above 1 (the weak-coupling heuristic of ising.inverse fails)."""
+    rng = np.random.default_rng(0)
+    J = _sk(200, 0.95, rng)
+    h = rng.normal(0.0, 0.05, 200)
+    r = bp(J, h, tol=1e-9, max_iter=5000)
+    assert r.converged[0]
+    assert correlation_spectrum(r.m[0], r.C[0]).values.max() > 1.3
+    assert 0.8 < bp_jacobian_radius(J, r.messages) < 1.0
+
+
+def test_bp_jacobian_radius_curie_weiss_past_the_critical_point() -> None:
+    """Curie–Weiss J_ij = β/N, h = 0: at the paramagnetic fixed point (all messages 0) the Jacobian is
+    t·(non-backtracking matrix of the complete graph), radius (N − 2) tanh(β/N): > 1 past β_c = 1."""
+    n = 50
+    for beta in (0.8, 1.5):
+        J = np.full((n, n), beta / n)
+        np.fill_diagonal(J, 0.0)
+        rad = bp_jacobian_radius(J, np.zeros((n, n)))
+        assert rad == pytest.approx((n - 2) * np.tanh(beta / n), rel=1e-6)
+        assert (rad > 1.0) == (beta > 1.0)
+
+
+def test_bp_jacobian_matches_finite_differences() -> None:
+    """N = 8 dense spin glass: the matrix-free Jacobian equals the central finite-difference Jacobian
+    of the BP update at the fixed point, and its radius the largest |eigenvalue| of that matrix."""
+    rng = np.random.default_rng(3)
+    n = 8
+    J = np.triu(rng.normal(0.0, 0.5, (n, n)), 1)
+    J = J + J.T
+    h = rng.normal(0.0, 0.3, n)
+    M = np.array(bp(J, h, tol=1e-13, max_iter=10000).messages[0])
+    assert np.abs(message_update(J, h, M) - M).max() < 1e-12
+    edges = [(i, j) for i in range(n) for j in range(n) if i != j]
+    rows, cols = np.array(edges).T
+    op = message_jacobian(J, M)
+    fd = np.zeros((len(edges), len(edges)))
+    mf = np.zeros_like(fd)
+    for c, (k, i) in enumerate(edges):
+        d = np.zeros((n, n))
+        d[k, i] = 1e-6
+        fd[:, c] = (message_update(J, h, M + d) - message_update(J, h, M - d))[rows, cols] / 2e-6
+        d[k, i] = 1.0
+        mf[:, c] = op.matvec(d)[rows, cols]
+    np.testing.assert_allclose(mf, fd, atol=1e-8)
+    dense = np.abs(np.linalg.eigvals(fd)).max()
+    assert bp_jacobian_radius(J, M) == pytest.approx(dense, rel=1e-6)
+    damped = np.abs(np.linalg.eigvals(0.5 * np.eye(len(edges)) + 0.5 * fd)).max()
+    assert bp_jacobian_radius(J, M, damping=0.5) == pytest.approx(damped, rel=1e-6)
+
+
+def test_three_spin_connected_from_raw_matches_direct_centring() -> None:
+    """compare_three_spin reports raw and connected agreement over the same triples; the connected
+    correlations it derives from the raw ones equal those of the centred samples."""
+    rng = np.random.default_rng(9)
+    X = np.where(rng.random((500, 7)) < 0.7, 1.0, -1.0)
+    Y = np.where(rng.random((400, 7)) < 0.6, 1.0, -1.0)
+    raw = triple_correlations(X, "raw")
+    np.testing.assert_allclose(connected_from_raw(raw, X), triple_correlations(X, "connected"), atol=1e-12)
+    cmp = compare_three_spin(X, Y, n_spins=7, kind="raw", eps=[0.015, 0.05])
+    for kind in ("raw", "connected"):
+        want = fraction_within(triple_correlations(X, kind), triple_correlations(Y, kind), [0.015, 0.05])
+        np.testing.assert_allclose(cmp.fractions[kind], want)
+    np.testing.assert_allclose(cmp.fraction, cmp.fractions["raw"])
