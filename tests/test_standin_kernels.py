@@ -64,6 +64,18 @@ def test_counter_rng_same_numbers_on_every_backend(xp):
     assert not np.array_equal(CounterRNG(np, 12).random(8), CounterRNG(np, 11).random(8))
 
 
+def test_counter_rng_pool_does_not_change_the_stream(xp):
+    """Draws of any sizes are consecutive slices of one stream: the pool (refilled and grown as it
+    runs out) hands out exactly the counters a direct computation would."""
+    from weightspace.backend import counter_uniforms
+
+    g = CounterRNG(xp, 5)
+    sizes = [1, 7, 4000, 3, 5000, 20000, 2, (30, 40), 70000, 9]
+    got = np.concatenate([host(g.random(s)).ravel() for s in sizes])
+    np.testing.assert_array_equal(got, host(counter_uniforms(xp, g.key, 0, got.size)))
+    assert g.counter == got.size
+
+
 # ---------------------------------------------------------------- BP, exact, inverse, moments
 
 
