@@ -64,14 +64,17 @@ def energy_vs_accuracy(energy: np.ndarray, acc: np.ndarray, path: Path) -> Path:
 def three_spin_figure(cmp: Any, path: Path) -> Path:
     """Fig. 12: fraction of three-spin correlations predicted within eps of the data."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    a.plot(cmp.eps, cmp.fraction)
+    for kind, frac in cmp.fractions.items():
+        a.plot(cmp.eps, frac, label=kind)
     a.axvline(0.015, color="k", ls=":", lw=0.8)
-    a.set(xlabel=r"$\epsilon$", ylabel="fraction within $\\epsilon$", title=f"three-spin ({cmp.kind}) correlations")
+    a.plot([0.015], [0.82], "k*", label="paper (raw)")
+    a.legend()
+    a.set(xlabel=r"$\epsilon$", ylabel="fraction within $\\epsilon$", title="three-spin correlations")
     d, m = np.asarray(cmp.data), np.asarray(cmp.model)
     b.plot(d, m, ".", ms=1, alpha=0.3)
     lim = [min(d.min(), m.min()), max(d.max(), m.max())]
     b.plot(lim, lim, "k--", lw=0.8)
-    b.set(xlabel="data", ylabel="model (MC)", title=f"{len(cmp.spins)} random spins")
+    b.set(xlabel="data", ylabel="model (MC)", title=f"{cmp.kind}, {len(cmp.spins)} random spins")
     return save_figure(fig, path)
 
 
