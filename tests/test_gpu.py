@@ -134,6 +134,15 @@ def test_gpu_tempering_and_solution_mc_match_numpy(cp):
     assert (ra.solved == rb.solved).mean() >= 0.75
 
 
+def test_gpu_store_pack_unpack_matches_numpy(cp):
+    from weightspace.ensemble.store import pack, unpack
+
+    spins = np.where(np.random.default_rng(12).random((4, 3, 675)) < 0.5, 1, -1).astype(np.int8)
+    packed = pack(cp.asarray(spins))
+    np.testing.assert_array_equal(to_numpy(packed), pack(spins))
+    np.testing.assert_array_equal(to_numpy(unpack(packed, 675)), spins)
+
+
 def test_gpu_fit_app(cp, tmp_path):
     smoke_fit(tmp_path, "cupy")
 
