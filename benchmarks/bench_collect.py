@@ -1,20 +1,27 @@
 """Trials/s of the under-para collection protocol (P = 60 000, batch 200, 50 epochs): ensemble
-trainer vs the single-network NumPy baseline (``numpy_baseline.py``), timed in the same run.
+trainer vs the single-network NumPy baseline (``numpy_baseline.py``), like for like per core.
 
-Both are timed over ``--steps`` optimizer steps after a warm-up (and, for the ensemble, after
-``torch.compile``); a trial = 50 epochs x 300 steps, so trials/s = E / (15 000 x seconds per step);
-the best-of-10 evaluation (~0.1% of a trial's work) is left out of both. The baseline runs on
-one core, as the paper's authors ran it; the ensemble runs ``--procs`` processes at once (one per
-core, ``--threads`` each, the way ``collect.devices=2`` runs on CPU) and their rates are summed.
+Both sides run as ``--procs`` processes at once, one per core (``--threads`` torch threads per
+ensemble process, one NumPy thread per baseline process), their rates summed, so the ratio is per
+core: ``ratio_per_core = ensemble trials/s / baseline trials/s`` on the same cores. Each process
+times ``--steps`` optimizer steps after a warm-up (the ensemble also after ``torch.compile``); a
+trial = 50 epochs x 300 steps, so trials/s = E / (15 000 x seconds per step). The ensemble's
+epoch includes its data orders (P = steps x batch examples, so their cost per step is the full
+protocol's); the best-of-10 evaluation (~0.1% of a trial's work) is left out of both.
+``--repeats R`` alternates ensemble and baseline R times (a loaded machine drifts) and reports the
+median of the R ratios. The last line printed is a JSON object with the numbers.
 
-    .venv/bin/python benchmarks/bench_collect.py [--ensemble 64] [--procs 2] [--steps 60]
+    .venv/bin/python benchmarks/bench_collect.py [--ensemble 16] [--procs 2] [--steps 100] [--repeats 3]
     .venv/bin/python benchmarks/bench_collect.py --device cuda          # E from free GPU memory
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
+import os
+import statistics
 import time
 
 import numpy as np
@@ -53,58 +60,89 @@ def time_ensemble(data: tuple[np.ndarray, ...], e: int, steps: int, device: str,
     return (time.perf_counter() - t0) / steps, first
 
 
-def _worker(args: tuple) -> tuple[float, float]:
-    e, steps, device, compile, threads, barrier = args
+def _worker(args: tuple) -> list[tuple[str, float, float]]:
+    """One process: ``repeats`` x (ensemble, baseline) in lock-step with the other processes."""
+    e, steps, device, compile, threads, repeats, baseline, barrier = args
     torch.set_num_threads(threads)
     data = load_under_para()
-    barrier.wait()
-    return time_ensemble(data, e, steps, device, compile)
+    out = []
+    for _ in range(repeats):
+        barrier.wait()
+        out.append(("ensemble", *time_ensemble(data, e, steps, device, compile)))
+        if baseline:
+            torch.set_num_threads(1)
+            barrier.wait()
+            out.append(("baseline", time_baseline(data, steps), 0.0))
+            torch.set_num_threads(threads)
+    return out
+
+
+class _NoBarrier:
+    def wait(self) -> None:
+        pass
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ensemble", type=int, default=None, help="E (default: auto from device memory)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--procs", type=int, default=1, help="ensemble processes run at once (CPU)")
-    ap.add_argument("--steps", type=int, default=60, help="timed optimizer steps")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per ensemble process")
+    ap.add_argument("--procs", type=int, default=1, help="processes per side run at once (one per core)")
+    ap.add_argument("--steps", type=int, default=100, help="timed optimizer steps")
+    ap.add_argument("--repeats", type=int, default=1, help="alternations ensemble/baseline (median ratio)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    data = load_under_para()
+    cuda = args.device.startswith("cuda")
+    procs = 1 if cuda else args.procs
     e = args.ensemble or auto_ensemble_size(WIDTHS, BATCH, P, torch.device(args.device))
     mem = bytes_per_network(WIDTHS, BATCH, P)
-    if args.procs == 1:
-        results = [time_ensemble(data, e, args.steps, args.device, not args.no_compile)]
+    compile = not args.no_compile
+    load0 = os.getloadavg()
+    job = [e, args.steps, args.device, compile, args.threads, args.repeats, not args.skip_baseline]
+    if procs == 1:
+        rows = [_worker((*job, _NoBarrier()))]
     else:
         ctx = mp.get_context("spawn")
-        barrier = ctx.Manager().Barrier(args.procs)
-        job = (e, args.steps, args.device, not args.no_compile, args.threads, barrier)
-        with ctx.Pool(args.procs) as pool:
-            results = pool.map(_worker, [job] * args.procs)
-    ens = sum(e / (STEPS_PER_TRIAL * step) for step, _ in results)
-    for step, first in results:
-        print(
-            f"ensemble process ({args.device}, {args.threads} thread(s), E={e}, compile={not args.no_compile}): "
-            f"{step * 1e3:.2f} ms/step = {step / e * 1e6:.1f} us per network-step "
-            f"(first epoch incl. compile {first:.1f} s)"
-        )
-    print(
-        f"ensemble total: {args.procs} process(es) x E={e} -> {ens:.3f} trials/s; "
-        f"est. memory {mem / 2**20:.2f} MiB/network"
-    )
-    if args.device.startswith("cuda"):
+        barrier = ctx.Manager().Barrier(procs)
+        with ctx.Pool(procs) as pool:
+            rows = pool.map(_worker, [(*job, barrier)] * procs)
+    ens_rates, base_rates = [], []
+    for r in range(args.repeats):  # per repeat: rates summed over the processes
+        per_rep = [proc[r * (1 + (not args.skip_baseline)) :][: 1 + (not args.skip_baseline)] for proc in rows]
+        ens_rates.append(sum(e / (STEPS_PER_TRIAL * rep[0][1]) for rep in per_rep))
+        for p, rep in enumerate(per_rep):
+            step, first = rep[0][1], rep[0][2]
+            print(
+                f"repeat {r} process {p}: ensemble ({args.device}, {args.threads} thread(s), E={e}, compile={compile}) "
+                f"{step * 1e3:.2f} ms/step = {step / e * 1e6:.1f} us per network-step (first epoch {first:.1f} s)"
+                + (f"; baseline {rep[1][1] * 1e3:.3f} ms/step" if len(rep) > 1 else "")
+            )
+        if not args.skip_baseline:
+            base_rates.append(sum(1 / (STEPS_PER_TRIAL * rep[1][1]) for rep in per_rep))
+    if cuda:
         peak = torch.cuda.max_memory_allocated() / e
-        print(f"  measured peak GPU memory {peak / 2**20:.2f} MiB/network; {ens * 3600:.0f} trials/hour")
-    if not args.skip_baseline:
-        torch.set_num_threads(1)
-        b = time_baseline(data, args.steps)
-        base = 1 / (STEPS_PER_TRIAL * b)
-        print(
-            f"numpy baseline (1 network, float64, 1 core): {b * 1e3:.3f} ms/step = {b * 300:.3f} s/epoch "
-            f"-> {base:.4f} trials/s\nratio ensemble/baseline: {ens / base:.1f}x"
-        )
+        print(f"  measured peak GPU memory {peak / 2**20:.2f} MiB/network (estimated {mem / 2**20:.2f})")
+    ratios = [a / b for a, b in zip(ens_rates, base_rates)]
+    best = sorted(range(len(ratios)), key=ratios.__getitem__)[(len(ratios) - 1) // 2] if ratios else 0
+    ens = ens_rates[best] if ratios else statistics.median(ens_rates)  # the repeat of the median ratio
+    for r, (a, b) in enumerate(zip(ens_rates, base_rates)):
+        print(f"repeat {r}: ensemble {a:.3f} trials/s, baseline {b:.4f} trials/s on {procs} core(s): {a / b:.2f}x per core")
+    result = {
+        "ratio_per_core": round(ratios[best], 3) if ratios else None,
+        "ratios": [round(v, 3) for v in ratios],
+        "trials_per_s": round(ens, 4),
+        "baseline_trials_per_s": round(base_rates[best], 5) if ratios else None,
+        "procs": procs,
+        "threads": args.threads,
+        "ensemble": e,
+        "device": args.device,
+        "compile": compile,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "loadavg_before_after": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
+    }
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -55,3 +56,23 @@ def hydra_logging():
             h.close()
     root.handlers[:], root.level = handlers, level
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    """The strict CuPy stand-in (tests/cupy_standin) installed as ``cupy``, counters reset. CUDA source
+    cannot run on it, so fused kernels use their array twins (the ``gpu`` tests compare the two)."""
+    import cupy_standin
+
+    from weightspace.ising import sampler
+
+    monkeypatch.setattr(sampler, "FUSED_BLOCKS", False)
+    return cupy_standin.install(monkeypatch)
+
+
+@pytest.fixture(params=["numpy", "standin"])
+def xp(request):
+    """Run a kernel test on NumPy and on the CuPy stand-in (``pytest -k standin`` selects the latter)."""
+    if request.param == "numpy":
+        return np
+    return request.getfixturevalue("standin")

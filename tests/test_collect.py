@@ -16,7 +16,7 @@ from weightspace.apps.collect import run_trials, split_round
 from weightspace.apps.train import run
 from weightspace.data.datasets import load_embedded
 from weightspace.ensemble.store import EnsembleStore, StoreError
-from weightspace.nets.batches import EnsembleBatches, NoiseStream, epoch_orders
+from weightspace.nets.batches import EnsembleBatches
 from weightspace.nets.meanfield import meanfield_grads, meanfield_logits
 from weightspace.nets.module import MeanFieldNet, _accuracy, _accuracy_fused, init_fields
 
@@ -100,20 +100,6 @@ def test_ensemble_member_equals_lone_network_and_seeds_matter(tiny):
     again = MeanFieldNet(WIDTHS, [4, 5, 6])
     again.fit_manual(x, y, 20, 2)
     assert all(torch.equal(p, q) for p, q in zip(ens.thetas, again.thetas))  # same seeds: identical
-
-
-def test_orders_and_noise_depend_on_own_seed_only():
-    o = epoch_orders([1, 2, 1], 500, 0)
-    assert torch.equal(o[0], o[2]) and not torch.equal(o[0], o[1])
-    assert torch.equal(torch.sort(o[1]).values, torch.arange(500))  # a permutation
-    assert not torch.equal(o[0], epoch_orders([1], 500, 1)[0])  # new order each epoch
-    n1, n2 = NoiseStream([7, 8], WIDTHS, 20), NoiseStream([8], WIDTHS, 20)
-    for _ in range(30):  # crosses a NOISE_BLOCK boundary
-        a, b = n1.next(), n2.next()
-        assert all(torch.equal(u[1], v[0]) for u, v in zip(a, b))
-        assert not torch.equal(a[0][0], a[0][1])
-    z = torch.cat([n1.next()[0].flatten() for _ in range(40)])
-    assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02  # 24 000 draws: standard normal
 
 
 def test_split_round_keeps_in_seed_order():

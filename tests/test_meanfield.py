@@ -4,10 +4,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from weightspace.nets.batches import EnsembleBatches
+from weightspace.nets.batches import EnsembleBatches, step_noise
 from weightspace.nets.forward import fixed_forward
-from weightspace.nets.meanfield import draw_noise, meanfield_logits, sample_weights
+from weightspace.nets.meanfield import meanfield_logits, sample_configs, sample_weights
 from weightspace.nets.module import MeanFieldNet, init_fields
+from weightspace.streams import seed_keys
 
 
 def _loss(thetas, x, y, eps):
@@ -21,8 +22,7 @@ def test_gradient_matches_finite_differences():
     thetas = [t.double().requires_grad_() for t in init_fields(widths, [7], 0.8)]
     x = torch.randn(1, 5, 4, dtype=torch.float64)
     y = torch.randint(0, 2, (1, 5))
-    g = torch.Generator().manual_seed(1)
-    eps = [e.double() for e in draw_noise([t.float() for t in thetas], 5, g)]  # quenched noise
+    eps = step_noise(seed_keys([1]), 0, 5, widths[1:], torch.float64)  # quenched noise
     _loss(thetas, x, y, eps).backward()
     h = 1e-6
     for th in thetas:
@@ -57,6 +57,15 @@ def test_noise_variance_matches_binary_weight_sampling():
     z_mf = meanfield_logits([th.expand(200_000, 1, 30)], a.expand(200_000, 1, 30), eps).flatten()
     assert abs(z_true.mean() - z_mf.mean()) < 0.03
     assert abs(z_true.var() / z_mf.var() - 1) < 0.02
+
+
+def test_stream_samples_have_the_sigmoid_frequencies():
+    # P(w = +1) = sigmoid(theta) per spin: 20 000 samples of 3 networks, binomial error <= 0.0036
+    theta = torch.linspace(-3, 3, 12).view(1, 3, 4).expand(3, 3, 4).contiguous()
+    w = sample_configs([theta], 20_000, seed_keys([0, 1, 0]))  # [n, E, 12]
+    freq = (w > 0).double().mean(0)
+    assert torch.allclose(freq, torch.sigmoid(theta.double()).reshape(3, 12), atol=0.015)
+    assert torch.equal(w[:, 0], w[:, 2]) and not torch.equal(w[:, 0], w[:, 1])  # own seed only
 
 
 def test_ensemble_members_are_independent_and_reproducible():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -84,6 +85,17 @@ def test_pack_roundtrip_and_bit_layout(n):
             if x[row, i] == 1:
                 bytes_[i // 8] |= 1 << (7 - i % 8)
         assert p[row].tolist() == bytes_
+
+
+@pytest.mark.parametrize("shape", [(21,), (0, 21), (4, 3, 9), (5, 675), (2, 16)])
+def test_pack_without_axis_gives_the_bytes_of_numpy_packbits_axis(shape):
+    # pack/unpack avoid packbits(axis=...) (CuPy lacks it): the bytes of shards written with
+    # np.packbits(..., axis=-1) (every shard before) unpack to the same spins and are re-packed identically
+    rng = np.random.default_rng(len(shape))
+    x = (rng.integers(0, 2, shape) * 2 - 1).astype(np.int8)
+    old = np.packbits(x == 1, axis=-1)
+    assert pack(x).shape == old.shape and np.array_equal(pack(x), old)
+    assert np.array_equal(unpack(old, shape[-1]), x)
 
 
 def test_pack_rejects_non_spins_and_unpack_wrong_width():
@@ -374,6 +386,28 @@ def test_metadata_written_once_and_checked(tmp_path):
         EnsembleStore(path)
     with pytest.raises(StoreError, match="not an ensemble store"):
         EnsembleStore(tmp_path)
+
+
+def test_stream_version_recorded_other_versions_refused_for_appending_but_readable(tmp_path):
+    from weightspace.streams import VERSION
+
+    path = tmp_path / "s"
+    collect(path, 5)
+    assert EnsembleStore(path).meta["stream_version"] == VERSION == EnsembleStore(path).stream_version
+    # a store written before stream versions were recorded (version 1): readable, not appendable
+    meta = json.loads((path / "store.json").read_text())
+    del meta["stream_version"]
+    (path / "store.json").write_text(json.dumps(meta))
+    old = EnsembleStore(path)
+    assert old.stream_version == 1 and old.load().spins.shape == (5, N)
+    with pytest.raises(StoreError) as err:
+        open_store(path, **IDENT)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg and "random-stream version 1" in msg and f"version {VERSION}" in msg
+    assert "collect.store=" in msg and "stays readable" in msg
+    open_store(tmp_path / "s3", **IDENT, stream_version=3)  # e.g. written by a later version
+    with pytest.raises(StoreError, match="random-stream version 3"):
+        open_store(tmp_path / "s3", **IDENT)
 
 
 def test_writer_rejects_bad_input(tmp_path):

@@ -7,11 +7,14 @@ reaches ``scenario.threshold``, else record the seed as rejected. Trials run E a
 :class:`~weightspace.nets.module.MeanFieldNet` (rounds of E), trained with its lean fused loop
 (:meth:`~weightspace.nets.module.MeanFieldNet.fit_manual`).
 
-**Re-deriving a trial**: everything a trial draws comes from its seed alone (see
-:mod:`weightspace.nets.batches`), so ``MeanFieldNet(arch.widths, [seed], lr, weight_decay, init_std)``
-trained ``scenario.epochs`` epochs on the scenario's data with ``fit_manual`` and evaluated with
-``evaluate()`` reproduces the stored configuration and accuracy on the same device type (CPU or
-CUDA), whatever E and position it had, up to float rounding (which can flip a borderline sample).
+**Re-deriving a trial**: everything a trial draws comes from counter-based streams keyed by its
+seed alone (:mod:`weightspace.nets.batches`, :mod:`weightspace.streams`), the same on every device,
+so ``MeanFieldNet(arch.widths, [seed], lr, weight_decay, init_std)`` trained ``scenario.epochs``
+epochs on the scenario's data (``fit_manual``, or ``Trainer.fit``) and evaluated with ``evaluate()``
+reproduces the stored configuration and accuracy, whatever E and position it had and on CPU or
+CUDA, up to float rounding (which can flip a borderline sample). The store records the stream
+version (``stream_version`` in store.json); a store of another version is refused for appending
+(its seeds would re-derive other configurations) and stays readable for fitting and landscapes.
 
 **Processes**: ``collect.devices`` x ``collect.num_nodes`` processes are launched by Lightning Fabric
 (DDP launcher and cluster detection, *no* model wrapping, so no gradient averaging: every rank
@@ -60,9 +63,9 @@ from tqdm import tqdm  # noqa: E402
 from ..ensemble.store import EnsembleStore, check_writable, open_store, rank_quota, seed_sequence  # noqa: E402
 from ..ensemble.summary import summarize  # noqa: E402
 from ..errors import ConfigError, Interrupted, StoreError  # noqa: E402
-from ..nets.batches import NOISE_BLOCK  # noqa: E402
 from ..nets.module import MeanFieldNet  # noqa: E402
 from ..nets.spins import n_spins  # noqa: E402
+from ..streams import VERSION as STREAM_VERSION  # noqa: E402
 from . import lineage, options, ranks, tracking  # noqa: E402
 from .common import load_data, write_json  # noqa: E402
 
@@ -73,12 +76,13 @@ MAX_ENSEMBLE = 65536
 
 
 def bytes_per_network(widths: Sequence[int], batch: int, n_train: int, n_test: int = 10_000) -> int:
-    """Estimated float32 working memory of one network in an ensemble: noise block, data order,
-    per-step activations and gradients, fields + Adam state, and the sampled-net evaluation."""
+    """Estimated float32 working memory of one network in an ensemble: a step's noise (and its
+    int64 Philox words), data order (int64, with the eager Feistel pass's temporaries), per-step
+    activations and gradients, fields + Adam state, and the sampled-net evaluation."""
     w = [int(v) for v in widths]
     outs = sum(w[1:])
-    noise = NOISE_BLOCK * batch * outs * 4
-    order = 2 * n_train * 8
+    noise = batch * outs * (4 + 3 * 8)
+    order = n_train * (5 * 8 + 1)
     acts = sum(batch * (3 * i + 6 * o) for i, o in zip(w[:-1], w[1:])) * 4 * 2
     params = 6 * n_spins(w) * 4
     evaluation = 3 * n_test * outs * 4
@@ -316,7 +320,8 @@ def _collect(cfg: DictConfig, out: Path, fabric: Any, g: int, G: int, loggers: l
         torch.from_numpy(a).to(dev) for a in (data.x_train, data.y_train, data.x_test, data.y_test)
     )
     store = open_store(
-        cc.store, arch=cfg.arch.widths, scenario=sc.name, dataset=data.name, config=_provenance(cfg)
+        cc.store, arch=cfg.arch.widths, scenario=sc.name, dataset=data.name, config=_provenance(cfg),
+        stream_version=STREAM_VERSION,
     )
     good, set_aside = store.set_aside_damaged()  # resume trusts verified shards only
     for line in set_aside if ranks.rank() == 0 else []:

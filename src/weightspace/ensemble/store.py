@@ -8,11 +8,14 @@ A store is a directory::
     damaged/                       shards set aside as damaged on resume (never read)
 
 **Store metadata** (``store.json``): ``arch`` (layer widths), ``n_spins``, ``scenario``,
-``dataset``, ``version`` (``weightspace.__version__``), ``config`` (the run config as a
-dict), ``created``. It is created once with write-temp + ``os.link`` (atomic, fails if it
+``dataset``, ``version`` (``weightspace.__version__``), ``stream_version`` (the version of the
+random streams the trials were drawn with, :mod:`weightspace.streams`; absent = 1), ``config``
+(the run config as a dict), ``created``. It is created once with write-temp + ``os.link`` (atomic, fails if it
 exists), so concurrent first writers agree on one file. Every :func:`open_store` and every
 shard flush re-checks ``arch``/``scenario``/``dataset`` and raises a one-line
-:class:`StoreError` naming the store and the mismatching keys.
+:class:`StoreError` naming the store and the mismatching keys; :func:`open_store` (appending)
+also refuses a store of another ``stream_version``, whose seeds would re-derive other
+configurations. Reading (:class:`EnsembleStore`) accepts every stream version.
 
 **Shard format** (little-endian, format version 1)::
 
@@ -93,14 +96,19 @@ def pack(configs: Any) -> Any:
     """Bit-pack ±1 spins along the last axis: +1 -> 1, -1 -> 0 (numpy.packbits, big bit order).
 
     Shape ``(..., N)`` -> uint8 ``(..., ceil(N/8))``; spin i is bit ``7 - i % 8`` of byte
-    ``i // 8``. Works on NumPy and CuPy arrays; entries other than ±1 raise ValueError.
+    ``i // 8``. Works on NumPy and CuPy arrays (rows padded to whole bytes, then the flattened
+    ``packbits``, which CuPy has; it lacks ``axis``); entries other than ±1 raise ValueError.
     """
     xp = array_module(configs)
     up = configs == 1
     n_ok = int(xp.count_nonzero(up)) + int(xp.count_nonzero(configs == -1))
     if n_ok != configs.size:
         raise ValueError("pack: configurations must contain only +1 and -1 spins")
-    return xp.packbits(up, axis=-1)
+    lead, n = up.shape[:-1], up.shape[-1]
+    pad = -n % 8
+    if pad:
+        up = xp.concatenate([up, xp.zeros((*lead, pad), dtype=bool)], axis=-1)
+    return xp.packbits(up.reshape(-1)).reshape(*lead, (n + pad) // 8)
 
 
 def unpack(packed: Any, n_spins: int) -> Any:
@@ -111,7 +119,8 @@ def unpack(packed: Any, n_spins: int) -> Any:
             f"unpack: last axis has {packed.shape[-1]} bytes but n_spins={n_spins} "
             f"needs {-(-n_spins // 8)}"
         )
-    bits = xp.unpackbits(packed, axis=-1)[..., :n_spins]
+    lead = packed.shape[:-1]
+    bits = xp.unpackbits(packed.reshape(-1)).reshape(*lead, 8 * packed.shape[-1])[..., :n_spins]
     return bits.astype(xp.int8) * 2 - 1
 
 
@@ -303,12 +312,17 @@ def open_store(
     scenario: str,
     dataset: str,
     config: dict[str, Any] | None = None,
+    stream_version: int | None = None,
 ) -> EnsembleStore:
-    """Create the store at ``path`` (metadata written once) or open it and check its identity.
+    """Create the store at ``path`` (metadata written once) or open it for appending and check it.
 
     ``arch`` are the layer widths (N = sum N_l N_{l-1} spins), ``config`` the run config as a
-    plain dict (provenance only). A store with another arch/scenario/dataset raises StoreError.
+    plain dict (provenance only), ``stream_version`` the random streams the new trials use (default:
+    this code's, ``weightspace.streams.VERSION``). A store with another arch/scenario/dataset or
+    another stream version raises StoreError.
     """
+    if stream_version is None:
+        from weightspace.streams import VERSION as stream_version  # torch: writers only
     path = Path(path)
     meta = {
         "format_version": FORMAT_VERSION,
@@ -317,6 +331,7 @@ def open_store(
         "scenario": str(scenario),
         "dataset": str(dataset),
         "version": __version__,
+        "stream_version": int(stream_version),
         "config": config or {},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -337,6 +352,12 @@ def open_store(
             tmp.unlink()
     store = EnsembleStore(path)
     _check_identity(path, store.meta, meta)
+    if store.stream_version != meta["stream_version"]:
+        raise StoreError(
+            f"{path}: its trials were drawn with random-stream version {store.stream_version}, this code "
+            f"draws version {meta['stream_version']} (its seeds would give other configurations); collect "
+            "into a new store (collect.store=...); this one stays readable by fit_ising.py and landscape.py"
+        )
     if store.meta.get("version") != __version__:
         warnings.warn(
             f"{path}: store written by weightspace {store.meta.get('version')}, "
@@ -358,6 +379,7 @@ class EnsembleStore:
         self.meta = _read_meta(self.path)
         self.n_spins = int(self.meta["n_spins"])
         self.store_id = _store_id(self.meta)
+        self.stream_version = int(self.meta.get("stream_version", 1))
 
     def __repr__(self) -> str:
         return f"EnsembleStore({str(self.path)!r}, n_spins={self.n_spins})"

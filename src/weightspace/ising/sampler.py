@@ -12,11 +12,16 @@ F = S J + h of every chain are kept up to date incrementally and in blocks: insi
 block of b spins the field of each spin is corrected for the changes of the block's earlier
 spins (a b x R product), and after the block the change of all N fields is one matmul
 (N x b) @ (b x R). A sweep thus costs one R x N x N matmul plus O(R N b) vector work, and
-is exactly a sequential single-spin sweep in the chosen order. The uniform draws of a block are
-turned into thresholds on the log-odds at once, so each spin costs one (k x R) product, one
-comparison and one select. The kernel runs in J's dtype (float32 halves the memory traffic; the
-fields are recomputed every few sweeps); m and C are summed in float64. Written once against
-``xp`` (NumPy or CuPy).
+is exactly a sequential single-spin sweep in the chosen order. Both rules become s_k ← sign(v_k − B_k)
+with v_k the block's own couplings to its already updated spins and B_k all the rest (fields, threshold
+of the uniform draw, tilt) computed for the whole block at once, so each spin costs one (k x R)
+product, one subtraction and one copysign; on CuPy the within-block loop is one CUDA kernel (one
+thread per chain, ``FUSED_BLOCKS``) and a sweep costs O(N / b) kernel launches. Random numbers come
+from :class:`~weightspace.backend.CounterRNG`, drawn once per sweep on the device, so a seed gives the
+same chains on NumPy and CuPy; no value is copied to the host inside the sweep loop (acceptance,
+exchange and passage counters stay on the device until the end). The kernel runs in J's dtype
+(float32 halves the memory traffic; the fields are recomputed every few sweeps); m and C are summed
+in float64. Written once against ``xp`` (NumPy or CuPy).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from weightspace.backend import array_module, to_numpy
+from weightspace.backend import CounterRNG, array_module, to_numpy
 
 RULES = ("metropolis", "heatbath")
 ORDERS = ("random", "sequential")
@@ -90,16 +95,16 @@ def _tilt_field(J: Any, x: float, sigma_star: Any) -> Any:
     return x * sigma_star
 
 
-def random_configs(xp: Any, n_chains: int, n: int, rs: Any, dtype: Any = float) -> Any:
+def random_configs(xp: Any, n_chains: int, n: int, rng: Any, dtype: Any = float) -> Any:
     """n_chains uniform random ±1 configurations, shape (n_chains, n)."""
-    return xp.where(rs.random_sample((n_chains, n)) < 0.5, 1.0, -1.0).astype(dtype)
+    return xp.where(rng.random((n_chains, n)) < 0.5, 1.0, -1.0).astype(dtype)
 
 
-def _initial_chains(J: Any, n_chains: int, init: Any, rs: Any) -> Any:
+def _initial_chains(J: Any, n_chains: int, init: Any, rng: Any) -> Any:
     xp = array_module(J)
     n = J.shape[0]
     if init is None:
-        return random_configs(xp, n_chains, n, rs, J.dtype)
+        return random_configs(xp, n_chains, n, rng, J.dtype)
     S = xp.asarray(init, dtype=J.dtype)
     if S.ndim == 1:
         S = xp.broadcast_to(S, (n_chains, n))
@@ -109,14 +114,44 @@ def _initial_chains(J: Any, n_chains: int, init: Any, rs: Any) -> Any:
     return S
 
 
+_BLOCK_CUDA = r"""
+extern "C" __global__ void block_spins(const T* Jbb, const T* B, T* S, const int b, const int R) {
+    // one thread per chain r: the sequential within-block loop s_k = sign(sum_{k'<k} Jbb[k,k'] s_k' - B[k,r])
+    const int r = blockDim.x * blockIdx.x + threadIdx.x;
+    if (r >= R) return;
+    for (int k = 0; k < b; ++k) {
+        T v = 0;
+        for (int j = 0; j < k; ++j) v += Jbb[k * b + j] * S[j * R + r];
+        S[k * R + r] = copysign((T)1, v - B[k * R + r]);
+    }
+}
+"""
+FUSED_BLOCKS = True  # on CuPy, run the within-block loop as one CUDA kernel (False: the array twin)
+_fused_cache: dict[str, Any] = {}
+
+
+def _fused_kernel(xp: Any, dtype: Any) -> Any:
+    """The compiled CUDA twin of :meth:`_Kernel.block_spins` for ``dtype`` (None on NumPy or when off)."""
+    if xp is np or not FUSED_BLOCKS:
+        return None
+    name = np.dtype(dtype).name
+    if name not in _fused_cache:
+        ctype = {"float32": "float", "float64": "double"}[name]
+        _fused_cache[name] = xp.RawKernel(f"#define T {ctype}\n{_BLOCK_CUDA}", "block_spins")
+    return _fused_cache[name]
+
+
 class _Kernel:
     """Blocked single-spin sweeps for R chains at once (see module docstring).
 
     Works on transposed arrays, spins x chains: ST (N, R) and fields FT = J ST + h (N, R),
-    so that each spin's row over the chains is contiguous.
+    so that each spin's row over the chains is contiguous. Randomness comes from a
+    :class:`~weightspace.backend.CounterRNG` (the same numbers on every backend), drawn once per
+    sweep; nothing is copied to the host inside a sweep.
     """
 
-    def __init__(self, J: Any, h: Any, beta: Any, tilt: Any, rule: str, order: str, rs: Any, block: int) -> None:
+    def __init__(self, J: Any, h: Any, beta: Any, tilt: Any, rule: str, order: str, rng: CounterRNG,
+                 block: int) -> None:
         if rule not in RULES:
             raise ValueError(f"rule={rule!r}: choose one of {', '.join(RULES)}")
         if order not in ORDERS:
@@ -127,57 +162,72 @@ class _Kernel:
         # beta: a number, or one inverse temperature per chain (R,); tilt: (N,) or per chain (N, R)
         self.beta = float(beta) if np.ndim(beta) == 0 else self.xp.asarray(beta, dtype=J.dtype)
         self.J, self.h, self.tilt = J, h, tilt if tilt.ndim == 2 else tilt[:, None]
-        self.rule, self.order, self.rs, self.block = rule, order, rs, int(block)
+        self.rule, self.order, self.rng, self.block = rule, order, rng, int(block)
+        self.sequential = self.xp.arange(J.shape[0])
+        self.fused = _fused_kernel(self.xp, J.dtype)
         self.n_moves = 0
-        self.n_changed = self.xp.zeros((), dtype=J.dtype)
+        self.n_changed = self.xp.zeros((), dtype=self.xp.int64)
 
     def fields(self, ST: Any) -> Any:
         """FT = J ST + h (untilted, beta-free local fields), shape (N, R)."""
         return self.J @ ST + self.h[:, None]
 
-    def thresholds(self, S: Any) -> Any:
-        """Uniform draws u turned into thresholds θ on the spin's log-odds, shape of S.
+    def thresholds(self, shape: tuple[int, int], dtype: Any) -> Any:
+        """Uniform draws u turned into thresholds θ on the spin's log-odds g, shape (N, R).
 
         heat-bath: s = +1 with probability e^g / (e^g + e^-g), i.e. iff g > θ = atanh(2u − 1);
         Metropolis: flip with probability min(1, e^{-2 s g}), i.e. iff s g < θ = −ln(u) / 2.
         """
         xp = self.xp
-        u = self.rs.random_sample(S.shape)
+        u = self.rng.random(shape)
         with np.errstate(divide="ignore"):  # u = 0 (probability 2^-53): θ = ∓inf, still exact
             th = xp.arctanh(2.0 * u - 1.0) if self.rule == "heatbath" else -0.5 * xp.log(u)
-        return th.astype(S.dtype)
+        return th.astype(dtype)
+
+    def block_spins(self, Jbb: Any, B: Any) -> Any:
+        """New spins of a block (b, R): s_k = sign(v_k − B_k), v_k = Σ_{k'<k} Jbb_kk' s_k' over the
+        block's already updated spins, in order (one CUDA kernel on CuPy, this loop otherwise)."""
+        xp = self.xp
+        S = xp.empty_like(B)
+        if self.fused is not None:
+            b, R = B.shape
+            self.fused(((R + 127) // 128,), (128,), (Jbb, B, S, np.int32(b), np.int32(R)))
+            return S
+        xp.copysign(1.0, -B[0], out=S[0])
+        for k in range(1, B.shape[0]):
+            xp.copysign(1.0, Jbb[k, :k] @ S[:k] - B[k], out=S[k])
+        return S
 
     def sweep(self, ST: Any, FT: Any) -> None:
         """One sweep over all N spins of every chain, in place on ST and FT.
 
-        Inside a block the log-odds of its k-th spin is g_k = β F0_k + x s*_k + Σ_{k'<k} J_kk' β d_k',
-        d the changes of the block's earlier spins; after the block FT += J[:, block] D.
+        Spin k of a block has log-odds g_k = β(F_k + Σ_{k'<k} J_kk' d_k') + x s*_k (F the fields at
+        the start of the block, d the changes of the block's earlier spins). Both rules set
+        s_k ← sign(g_k − Θ_k), Θ = θ (heat-bath) or s_k θ (Metropolis: keep s iff s g ≥ θ), i.e.
+        s_k ← sign(v_k − B_k) with v_k = Σ_{k'<k} J_kk' s'_k' over the new spins and
+        B = (Θ − x s*)/β − (F − Σ_{k'<k} J_kk' s_k'); after the block FT += J[:, block] D.
         """
         xp, J, n, beta = self.xp, self.J, self.J.shape[0], self.beta
-        perm = self.rs.permutation(n) if self.order == "random" else xp.arange(n)
-        heatbath = self.rule == "heatbath"
+        perm = self.rng.permutation(n) if self.order == "random" else self.sequential
+        TH = self.thresholds(ST.shape, ST.dtype)
+        S0 = ST.copy()
         for start in range(0, n, self.block):
             idx = perm[start : start + self.block]
             Sb = ST[idx]  # copy (fancy indexing), (b, R)
             Jcols = J[:, idx]
             Jbb = Jcols[idx]
-            G = beta * FT[idx] + self.tilt[idx]
-            TH = self.thresholds(Sb)
-            D = xp.zeros_like(Sb)
-            BD = xp.zeros_like(Sb)  # β d
-            for k in range(Sb.shape[0]):
-                g = G[k] + Jbb[k, :k] @ BD[:k] if k else G[k]
-                s = Sb[k]
-                new = xp.where(g > TH[k], 1.0, -1.0) if heatbath else xp.where(s * g < TH[k], -s, s)
-                D[k] = new - s
-                BD[k] = beta * D[k]
-            ST[idx] = Sb + D
-            FT += Jcols @ D
-            self.n_changed += 0.5 * xp.abs(D).sum()
+            th = TH[start : start + self.block]
+            G = FT[idx] - xp.tril(Jbb, -1) @ Sb
+            theta = th if self.rule == "heatbath" else Sb * th
+            B = ((theta - self.tilt[idx]) / beta - G).astype(ST.dtype, copy=False)
+            Snew = self.block_spins(Jbb, B)
+            ST[idx] = Snew
+            FT += Jcols @ (Snew - Sb)
+        self.n_changed += (ST != S0).sum()
         self.n_moves += ST.shape[1] * n
 
     def acceptance(self) -> float:
-        return float(self.n_changed) / max(self.n_moves, 1)
+        return int(self.n_changed) / max(self.n_moves, 1)
 
 
 def integrated_autocorr_time(series: Any, c: float = 5.0) -> tuple[float, bool]:
@@ -333,12 +383,12 @@ def temper(
     R = T * S
     if init is not None and np.ndim(init) == 2 and init.shape[0] == S != R:
         init = xp.tile(xp.asarray(init), (T, 1))
-    rs = xp.random.RandomState(seed)
-    ST = _initial_chains(J, R, init, rs).T.copy()
+    rng = CounterRNG(xp, seed)
+    ST = _initial_chains(J, R, init, rng).T.copy()
     beta_r = xp.asarray(np.repeat(betas, S), dtype=J.dtype)  # chain r = k*S + s has beta_k
     tilt = _tilt_field(J, x, sigma_star)
     sstar = None if sigma_star is None else xp.asarray(sigma_star, dtype=J.dtype)
-    kernel = _Kernel(J, h, beta_r, tilt[:, None] * beta_r[None, :], rule, order, rs, block)
+    kernel = _Kernel(J, h, beta_r, tilt[:, None] * beta_r[None, :], rule, order, rng, block)
     FT = kernel.fields(ST)
     n_kept = n_sweeps // thin
     energies = xp.empty((n_kept, T, S), dtype=J.dtype)
@@ -347,10 +397,14 @@ def temper(
     samples = xp.empty((n_kept, S, n), dtype=xp.int8) if keep_samples else None
     m_sum = xp.zeros(n) if accumulate_moments else None
     C_sum = xp.zeros((n, n)) if accumulate_moments else None
-    n_acc, n_prop = np.zeros(T - 1), np.zeros(T - 1)
+    # exchange bookkeeping stays on the device (no host sync per sweep): pairs (k, k+1), k even / odd
+    pairs = [np.arange(p, T - 1, 2) for p in (0, 1)]
+    pairs_dev = [xp.asarray(k) for k in pairs]
+    n_acc, n_prop = xp.zeros(T - 1), np.zeros(T - 1)
     # each state carries the end of the ladder it last visited: +1 hottest, -1 target, 0 neither yet
     label = xp.zeros((T, S), dtype=xp.int8)
-    passages = 0
+    passages = xp.zeros((), dtype=xp.int64)
+    src0 = xp.arange(R).reshape(T, S)
     target = slice((T - 1) * S, R)
     db = xp.asarray(np.diff(betas), dtype=J.dtype)[:, None]  # (T-1, 1): beta_{k+1} - beta_k
     rec = 0
@@ -363,21 +417,21 @@ def temper(
         Q = None if sstar is None else sstar @ ST
         K = (E if Q is None else E - x * Q).reshape(T, S)
         # exchange: log ratio (beta_k - beta_{k+1})(K_k - K_{k+1}) = db_k (K_{k+1} - K_k)
-        ks = np.arange(t % 2, T - 1, 2)
-        if ks.size:
+        ks = pairs_dev[t % 2]
+        if pairs[t % 2].size:
             logr = db[ks] * (K[ks + 1] - K[ks])
-            acc = xp.log(rs.random_sample(logr.shape)) < logr
-            n_acc[ks] += to_numpy(acc.sum(axis=1))
-            n_prop[ks] += S
-            src = xp.arange(R).reshape(T, S)
-            lo, hi = src[ks], src[ks + 1]
+            acc = xp.log(rng.random(logr.shape)) < logr
+            n_acc[ks] += acc.sum(axis=1)
+            n_prop[pairs[t % 2]] += S
+            src = src0.copy()
+            lo, hi = src0[ks], src0[ks + 1]
             src[ks] = xp.where(acc, hi, lo)
             src[ks + 1] = xp.where(acc, lo, hi)
             src = src.ravel()
             ST, FT, E, label = ST[:, src], FT[:, src], E[src], label.ravel()[src].reshape(T, S)
             Q = None if Q is None else Q[src]
         label[0] = 1  # states now at the hottest temperature
-        passages += int((label[T - 1] == 1).sum())  # a state from the hottest end reached the target
+        passages += (label[T - 1] == 1).sum()  # a state from the hottest end reached the target
         label[T - 1] = -1
         if t < burn_in or (t - burn_in + 1) % thin:
             continue
@@ -402,8 +456,8 @@ def temper(
         m=None if m_sum is None else m_sum / n_samp,
         C=None if C_sum is None else C_sum / n_samp,
         samples=samples,
-        swap_acceptance=n_acc / np.maximum(n_prop, 1),
-        passages=passages,
+        swap_acceptance=to_numpy(n_acc) / np.maximum(n_prop, 1),
+        passages=int(passages),
         tau_energy=np.array([tau for tau, _ in taus]) * thin,
         tau_reliable=all(ok for _, ok in taus),
         acceptance=kernel.acceptance(),
@@ -487,9 +541,9 @@ def metropolis_trace(
         raise ValueError(f"n_sweeps={n_sweeps}, observe_every={observe_every}: must be >= 1")
     init = xp.asarray(init_configs, dtype=J.dtype)
     init = init[None, :] if init.ndim == 1 else init
-    rs = xp.random.RandomState(seed)
-    ST = _initial_chains(J, init.shape[0], init, rs).T.copy()
-    kernel = _Kernel(J, h, beta, xp.zeros(J.shape[0], dtype=J.dtype), "metropolis", "random", rs, _BLOCK)
+    rng = CounterRNG(xp, seed)
+    ST = _initial_chains(J, init.shape[0], init, rng).T.copy()
+    kernel = _Kernel(J, h, beta, xp.zeros(J.shape[0], dtype=J.dtype), "metropolis", "random", rng, _BLOCK)
     FT = kernel.fields(ST)
     n = J.shape[0]
     sweeps, energy, observed = [], [], []
@@ -557,9 +611,8 @@ def tilt_sweep(
                          "need >= 2 of each")
     K, T = refs.shape[0], xs.size
     starsT = xp.repeat(refs, n_chains, axis=0).T.copy()  # (N, K*chains): each chain's own reference
-    rs = xp.random.RandomState(seed)
     ST = starsT.copy()
-    kernel = _Kernel(J, h, 1.0, starsT, "heatbath", "random", rs, _BLOCK)
+    kernel = _Kernel(J, h, 1.0, starsT, "heatbath", "random", CounterRNG(xp, seed), _BLOCK)
     FT = kernel.fields(ST)
     d, d_err, energy = np.zeros((3, K, 2, T))
     keep = sweeps_per_point - sweeps_per_point // 2

@@ -17,7 +17,8 @@ from the extrapolation of the previous fixed points (:func:`predict`). The sweep
 up branch starts from fresh messages at the lowest x, where the strong tilt leaves one fixed
 point (the mismatch with the down branch's end is reported as ``end_mismatch``). All references
 and both directions of a part are one array computation (J shared, fields (B,N)); on a CPU the
-batch is cut into cache-sized chunks that run in worker threads.
+batch is cut into cache-sized chunks that run in worker threads, on a GPU into chunks that fit in
+half of the free device memory.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from weightspace.backend import array_module, to_numpy
+from weightspace.backend import array_module, free_device_bytes, to_numpy
 from weightspace.ising.bp import DTYPES, PAPER_INIT_SCALE, Workspace, bp, couplings
 
 log = logging.getLogger(__name__)
 
 PREDICTORS = ("previous", "linear", "quadratic", "cubic", "quartic")
 _CPU_CHUNK_BYTES = 24 << 20  # working set per chunk on a CPU (≈ 5 (B,N,N) buffers hot per update)
+_GPU_MEMORY_FRACTION = 0.5  # share of the free device memory one chunk may take
+_BUFFERS_PER_SYSTEM = 8  # (N,N) buffers per system on a GPU: messages, update, couplings, scratch, margin
 
 
 def x_grid(x_max: float = 3.0, x_min: float = -3.0, step: float = 0.05) -> np.ndarray:
@@ -201,11 +204,14 @@ def sweep_paths(
 
 
 def default_batch_size(n: int, xp: Any, dtype: str) -> int:
-    """Systems per chunk: everything at once on a GPU; on a CPU as many as keep the ≈5 (B,N,N)
-    buffers of an update (messages ×3, couplings, scratch) within a few tens of MB."""
-    if xp is not np:
-        return 1 << 30
-    return max(1, _CPU_CHUNK_BYTES // (5 * n * n * np.dtype(dtype).itemsize))
+    """Systems per chunk. On a CPU as many as keep the ≈5 (B,N,N) buffers of an update (messages ×3,
+    couplings, scratch) within a few tens of MB; on a GPU as many as fit, with ~8 (N,N) buffers each,
+    in half of the free device memory."""
+    per_system = n * n * np.dtype(dtype).itemsize
+    free = free_device_bytes(xp)
+    if free is None:
+        return max(1, _CPU_CHUNK_BYTES // (5 * per_system))
+    return max(1, int(_GPU_MEMORY_FRACTION * free) // (_BUFFERS_PER_SYSTEM * per_system))
 
 
 def sweep_batched(
@@ -225,6 +231,9 @@ def sweep_batched(
     nb = refs.shape[0]
     size = batch_size or default_batch_size(J.shape[-1], xp, kwargs.get("dtype", "float32"))
     chunks = [slice(a, min(a + size, nb)) for a in range(0, nb, size)]
+    if xp is not np:
+        log.info("%d systems in %d chunk(s) of <= %d (free device memory: %.1f GiB)", nb, len(chunks), size,
+                 (free_device_bytes(xp) or 0) / 2**30)
     t0 = time.perf_counter()
 
     def one(sl: slice) -> PathResult:

@@ -2,8 +2,8 @@
 
 A frozen weight matrix has its fields quenched to theta = ±field (default 10, so
 P(w = +1) = sigmoid(10) = 1 - 4.5e-5: practically fixed binary weights), the signs drawn with equal
-probability and never trained. Network e's signs for epoch t come from a generator seeded
-``stream_seed(seed_e, FROZEN, t)``: with ``redraw="never"`` only t = 0 is used (the paper's
+probability and never trained. Network e's signs for epoch t come from its own stream
+(:mod:`.batches`: ``uniforms(FROZEN, t, l)`` < 1/2 -> +field): with ``redraw="never"`` only t = 0 is used (the paper's
 text: drawn once at the start); ``redraw="every_epoch"`` draws new signs at every epoch start
 (what the authors' public code does).
 """
@@ -15,10 +15,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .batches import stream_seed
+from ..streams import FROZEN, seed_keys, uniforms
 from .spins import layer_slices, part_slice
 
-FROZEN = 4  # stream key of the frozen signs (batches uses ORDER = 1, NOISE = 2, SAMPLE = 3)
 REDRAW = ("never", "every_epoch")
 
 
@@ -39,9 +38,6 @@ def check_redraw(redraw: str) -> str:
 
 def frozen_fields(shape: tuple[int, int], seeds: Sequence[int], epoch: int, field: float, layer: int) -> Tensor:
     """``[E, N_l, N_{l-1}]`` fields ±``field`` with independent fair signs, network e's from its own
-    generator seeded ``stream_seed(seed_e, FROZEN, epoch, layer)``."""
-    out = []
-    for s in seeds:
-        g = torch.Generator().manual_seed(stream_seed(int(s), FROZEN, int(epoch), int(layer)))
-        out.append(torch.where(torch.rand(shape, generator=g) < 0.5, field, -field))
-    return torch.stack(out)
+    stream ``uniforms(FROZEN, epoch, layer)`` (< 1/2 -> +field), all networks in one call."""
+    u = uniforms(seed_keys(seeds), FROZEN, int(epoch), int(layer), shape[0] * shape[1])
+    return torch.where(u < 0.5, field, -field).view(len(seeds), *shape)

@@ -1,6 +1,7 @@
-"""One training step of E networks as a single function (gradient + Adam), so ``torch.compile``
-fuses the optimizer's elementwise work into the gradient's loops instead of paying a separate
-optimizer call per step (the collection hot loop, :meth:`.module.MeanFieldNet.fit_manual`)."""
+"""One training step of E networks as a single function (noise + gradient + Adam), so
+``torch.compile`` fuses the noise generation and the optimizer's elementwise work into the
+gradient's loops instead of paying separate calls per step (the collection hot loop,
+:meth:`.module.MeanFieldNet.fit_manual`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import cache
 import torch
 from torch import Tensor
 
+from .batches import step_noise
 from .meanfield import meanfield_grads
 
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam defaults
@@ -31,17 +33,20 @@ def train_step_(
     thetas: Sequence[Tensor],
     ms: Sequence[Tensor],
     vs: Sequence[Tensor],
-    t: Tensor,
+    step: Tensor,
     x: Tensor,
     y: Tensor,
-    eps: Sequence[Tensor],
+    keys: Tensor,
     lr: float,
     weight_decay: float,
     trainable: tuple[bool, ...],
 ) -> Tensor:
-    """One noisy mean-field pass (:func:`.meanfield.meanfield_grads`) and an Adam step of every
-    trainable layer, in place; returns the per-network CE ``[E]`` before the step."""
+    """Step ``step`` (0-d int64, 0-based): the networks' noise of that step (:func:`.batches.step_noise`,
+    keys ``[E, 2]``), one noisy mean-field pass (:func:`.meanfield.meanfield_grads`) and an Adam step
+    (t = step + 1) of every trainable layer, in place; returns the per-network CE ``[E]`` before the step."""
+    eps = step_noise(keys, step, x.shape[1], [th.shape[1] for th in thetas], x.dtype)
     ce, grads = meanfield_grads(thetas, x, y, eps)
+    t = (step + 1).to(x.dtype)
     for th, g, m, v, train in zip(thetas, grads, ms, vs, trainable):
         if train:
             adam_(th, g, m, v, t, lr, weight_decay)

@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..streams import SAMPLE, uniforms
 from .forward import LRELU_SLOPE, lrelu
+from .spins import layers_to_config
 
 _VAR_FLOOR = 1e-12  # keeps d sqrt(v^2)/d theta finite when a layer's variance vanishes
 
@@ -24,14 +26,6 @@ _VAR_FLOOR = 1e-12  # keeps d sqrt(v^2)/d theta finite when a layer's variance v
 def weight_means(theta: Tensor) -> Tensor:
     """mu = 2 sigmoid(theta) - 1 = tanh(theta / 2)."""
     return torch.tanh(0.5 * theta)
-
-
-def draw_noise(thetas: Sequence[Tensor], batch: int, generator: torch.Generator | None) -> list[Tensor]:
-    """One standard-normal eps per layer, shape ``[E, batch, N_l]`` (quenched for a step)."""
-    return [
-        torch.randn(th.shape[0], batch, th.shape[1], generator=generator, device=th.device, dtype=th.dtype)
-        for th in thetas
-    ]
 
 
 def meanfield_logits(thetas: Sequence[Tensor], x: Tensor, eps: Sequence[Tensor] | None = None) -> Tensor:
@@ -53,19 +47,23 @@ def meanfield_logits(thetas: Sequence[Tensor], x: Tensor, eps: Sequence[Tensor] 
     return a
 
 
-def sample_weights(
-    thetas: Sequence[Tensor], n: int, generator: torch.Generator | Sequence[torch.Generator] | None
-) -> list[Tensor]:
-    """Draw ``n`` binary configurations per network: ``[n, E, N_l, N_{l-1}]`` in {-1, +1}, w = +1 with
-    probability sigmoid(theta). A list of E generators draws network e's samples from its own one."""
-    if isinstance(generator, Sequence):
-        per_net = [sample_weights([th[e : e + 1] for th in thetas], n, g) for e, g in enumerate(generator)]
-        return [torch.cat([net[l] for net in per_net], dim=1) for l in range(len(thetas))]
+def sample_weights(thetas: Sequence[Tensor], n: int, generator: torch.Generator | None) -> list[Tensor]:
+    """Draw ``n`` binary configurations per network from one generator: ``[n, E, N_l, N_{l-1}]`` in
+    {-1, +1}, w = +1 with probability sigmoid(theta) (collection and training use :func:`sample_configs`)."""
     out = []
     for th in thetas:
         u = torch.rand((n, *th.shape), generator=generator, device=th.device, dtype=th.dtype)
         out.append(torch.where(u < torch.sigmoid(th), 1.0, -1.0).to(th.dtype))
     return out
+
+
+def sample_configs(thetas: Sequence[Tensor], n: int, keys: Tensor) -> Tensor:
+    """``[n, E, N]`` ±1 configurations, sample s of network e from its own stream (:mod:`.batches`):
+    spin i is +1 iff u_si < sigmoid(theta_i), u_s = ``uniforms(SAMPLE, s, 0)`` over the N spins."""
+    theta = layers_to_config(thetas)  # [E, N]
+    s = torch.arange(n, device=theta.device)[:, None, None]
+    u = uniforms(keys, SAMPLE, s, 0, theta.shape[-1], theta.dtype)
+    return torch.where(u < torch.sigmoid(theta), 1.0, -1.0).to(theta.dtype)
 
 
 def meanfield_grads(

@@ -1,9 +1,10 @@
 """Lightning module training E independent mean-field binary networks at once (E = 1: one network).
 
-Each network e has its own trial seed: its fields start from theta ~ N(0, init_std^2) drawn from
-a generator seeded with that seed, and its data order, reparametrization noise and evaluation
-samples come from streams of that seed only (see :mod:`.batches`): network e of an ensemble
-trains like a lone network with the same seed (up to float rounding).
+Each network e has its own trial seed: its initial fields theta ~ N(0, init_std^2), data order,
+reparametrization noise and evaluation samples come from counter-based streams keyed by that seed
+only (:mod:`.batches`, :mod:`weightspace.streams`), drawn for all E networks in one call each:
+network e of an ensemble trains like a lone network with the same seed, on any device (up to
+float rounding).
 Evaluation of the *binary* networks: draw ``n_eval_samples`` configurations from sigmoid(theta)
 and report each one's test accuracy and the best, plus the noiseless mean-field accuracy.
 
@@ -25,23 +26,21 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from .batches import SAMPLE, EnsembleBatches, NoiseStream, stream_seed
+from ..streams import INIT, normals, seed_keys
+from .batches import EnsembleBatches, step_noise
 from .forward import fixed_forward, lrelu
 from .freeze import check_redraw, frozen_fields, frozen_layer_indices
 from .fused_step import compiled_train_step, train_step_
 from .losses import check_loss, per_network_loss
-from .meanfield import meanfield_logits, sample_weights
-from .spins import layer_shapes, layers_to_config
+from .meanfield import meanfield_logits, sample_configs
+from .spins import config_to_layers, n_spins
 
 
 def init_fields(widths: Sequence[int], seeds: Sequence[int], init_std: float) -> list[Tensor]:
-    """theta ~ N(0, init_std^2) per network, from a generator seeded by that network's trial seed."""
-    shapes = layer_shapes(widths)
-    per_net = []
-    for s in seeds:
-        g = torch.Generator().manual_seed(int(s))
-        per_net.append([torch.randn(shape, generator=g) * init_std for shape in shapes])
-    return [torch.stack([net[l] for net in per_net]) for l in range(len(shapes))]
+    """theta ~ N(0, init_std^2): ``[E, N_l, N_{l-1}]`` per layer, network e's from its own stream
+    ``normals(INIT, 0, 0)`` over its N spins in configuration order (one call for all networks)."""
+    z = normals(seed_keys(seeds), INIT, 0, 0, n_spins(widths)) * init_std
+    return [w.contiguous() for w in config_to_layers(z, widths)]
 
 
 @torch.no_grad()
@@ -50,16 +49,18 @@ def sampled_accuracy(
     x: Tensor,
     y: Tensor,
     n_samples: int,
-    generator: torch.Generator | Sequence[torch.Generator] | None,
+    keys: Tensor,
     compile: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """Test accuracy of ``n_samples`` binary draws per network: returns ``acc [n, E]`` and configs ``[n, E, N]``.
+    """Test accuracy of ``n_samples`` binary draws per network (:func:`.meanfield.sample_configs`,
+    keys ``[E, 2]``): returns ``acc [n, E]`` and configs ``[n, E, N]``.
 
     ``compile=True`` evaluates with a ``torch.compile``-d fused forward (same predictions)."""
-    weights = sample_weights(thetas, n_samples, generator)
+    configs = sample_configs(thetas, n_samples, keys)
+    weights = config_to_layers(configs, [thetas[0].shape[-1], *(th.shape[1] for th in thetas)])
     acc_fn = _compiled_accuracy() if compile else _accuracy
     acc = torch.stack([acc_fn([w[k] for w in weights], x, y) for k in range(n_samples)])
-    return acc, layers_to_config(weights)
+    return acc, configs
 
 
 def _accuracy(weights: Sequence[Tensor], x: Tensor, y: Tensor) -> Tensor:
@@ -116,6 +117,7 @@ class MeanFieldNet(L.LightningModule):
         self.widths = [int(w) for w in widths]
         self.seeds = [int(s) for s in seeds]
         self.thetas = nn.ParameterList(nn.Parameter(t) for t in init_fields(self.widths, self.seeds, init_std))
+        self.register_buffer("keys", seed_keys(self.seeds), persistent=False)  # stream keys [E, 2]
         self.frozen_layers = frozen_layer_indices(self.widths, list(frozen))
         if len(self.frozen_layers) == len(self.thetas):
             raise ValueError(f"freeze.layers={list(frozen)}: freezes every weight matrix; nothing left to train")
@@ -123,7 +125,7 @@ class MeanFieldNet(L.LightningModule):
         self.eval_data: tuple[Tensor, Tensor] | None = None
         self.history: list[dict[str, Tensor]] = []  # per epoch, per-network values [E]
         self.epoch_seconds: list[float] = []
-        self._noise: NoiseStream | None = None
+        self._step = 0  # training steps taken by Trainer.fit (the noise counter)
         self._ce_sum = torch.zeros(len(self.seeds))
         self._ce_count = 0
 
@@ -154,16 +156,12 @@ class MeanFieldNet(L.LightningModule):
         self._t0 = time.perf_counter()
 
     def on_fit_start(self) -> None:
-        self._noise = None  # created at the first step, when the batch size is known
-
-    def _eps(self, batch_size: int) -> list[Tensor]:
-        if self._noise is None:
-            self._noise = NoiseStream(self.seeds, self.widths, batch_size, self.device, self.thetas[0].dtype)
-        return self._noise.next()
+        self._step = 0
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch  # [E, B, N_0], [E, B]
-        eps = self._eps(x.shape[1])
+        eps = step_noise(self.keys, self._step, x.shape[1], self.widths[1:], self.thetas[0].dtype)
+        self._step += 1
         logits = self(x, eps)
         ce = per_network_loss(logits, y, self.hparams.loss)
         self._ce_sum = self._ce_sum.to(ce.device) + ce.detach()
@@ -183,8 +181,7 @@ class MeanFieldNet(L.LightningModule):
         x, y = (t.to(self.device) for t in self.eval_data)
         n = n_samples or self.hparams.n_eval_samples
         mf = (self(x).argmax(-1) == y).float().mean(-1)
-        gens = [torch.Generator(device=self.device).manual_seed(stream_seed(s, SAMPLE)) for s in self.seeds]
-        acc, configs = sampled_accuracy(list(self.thetas), x, y, n, gens, compile)
+        acc, configs = sampled_accuracy(list(self.thetas), x, y, n, self.keys, compile)
         return {"acc_meanfield": mf, "acc_sampled": acc, "configs": configs}
 
     def on_train_epoch_end(self) -> None:
@@ -214,17 +211,16 @@ class MeanFieldNet(L.LightningModule):
         on_epoch: Callable[[int], None] | None = None,
     ) -> None:
         """Train all networks ``epochs`` epochs on ``x [P, N_0]``, ``y [P]`` (on this module's device)
-        with the fused gradient + Adam step (:mod:`.fused_step`; hyperparameters as
-        :meth:`configure_optimizers`); appends the per-network
-        mean training CE of each epoch to ``history``; calls ``on_epoch(epoch)``."""
+        with the fused noise + gradient + Adam step (:mod:`.fused_step`; hyperparameters as
+        :meth:`configure_optimizers`; ``compile`` also fuses the data orders' full pass); appends the
+        per-network mean training CE of each epoch to ``history``; calls ``on_epoch(epoch)``."""
         if self.hparams.loss != "ce":
             raise ValueError(f"loss={self.hparams.loss}: fit_manual trains cross-entropy only; use Trainer.fit")
         step_fn = compiled_train_step() if compile else train_step_
-        batches = EnsembleBatches(x, y, self.seeds, batch_size)
-        self._noise = None
+        batches = EnsembleBatches(x, y, self.seeds, batch_size, compile=compile)
         thetas = [p.data for p in self.thetas]
         ms, vs = [torch.zeros_like(t) for t in thetas], [torch.zeros_like(t) for t in thetas]
-        t = torch.zeros((), device=self.device, dtype=thetas[0].dtype)
+        step = torch.zeros((), device=self.device, dtype=torch.int64)
         hp = self.hparams
         for epoch in range(epochs):
             self._maybe_redraw(epoch)
@@ -232,8 +228,8 @@ class MeanFieldNet(L.LightningModule):
             t0 = time.perf_counter()
             ce_sum = torch.zeros(self.n_networks, device=self.device)
             for xb, yb in batches:
-                t += 1
-                ce_sum += step_fn(thetas, ms, vs, t, xb, yb, self._eps(batch_size), hp.lr, hp.weight_decay, trainable)
+                ce_sum += step_fn(thetas, ms, vs, step, xb, yb, self.keys, hp.lr, hp.weight_decay, trainable)
+                step += 1
             self.epoch_seconds.append(time.perf_counter() - t0)
             self.history.append({"train_loss": (ce_sum / len(batches)).cpu()})
             if on_epoch is not None:

@@ -17,7 +17,9 @@ Parallel updates: in one step every perceptron row of every layer proposes one w
 one unit proposes a flip (a flip of S^l_{mu i} touches constraints (l, i, mu) and
 (l+1, ., mu) only). Fields H^l = S^{l-1} J^l^T are updated incrementally and recomputed from
 scratch once per sweep (the drift is reported). Batch axis B = samples x replicas; all
-kernels are written against ``xp`` and run on NumPy or CuPy.
+kernels are written against ``xp`` and run on NumPy or CuPy. :func:`run_solution_mc` draws from
+:class:`~weightspace.backend.CounterRNG` (the same numbers on both); a sweep copies to the host once
+(the acceptance rates and drift together), plus once for the lone-flip test.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backend import array_module, to_numpy
+from ..backend import CounterRNG, array_module, to_numpy
 
 BETA_INF = 1e30  # "zero temperature": only moves with dE <= 0 are accepted (finite, no inf*0)
 WEIGHT_TYPES = ("binary", "continuous")
@@ -169,12 +171,17 @@ def rep_step(state: MCState, beta: Any, rng: Any, parity: int) -> Any | None:
 
 def renormalise(state: MCState) -> float:
     """Put continuous rows back on their sphere, recompute H from scratch; returns max |H drift|."""
+    return float(_refresh(state))
+
+
+def _refresh(state: MCState) -> Any:
+    """:func:`renormalise` without the host sync: the drift as a 0-d device array."""
     xp = array_module(state.J)
     if not state.binary:
         n_act = state.J.shape[-1] if state.mask is None else state.mask.sum(-1, keepdims=True)
         state.J *= xp.sqrt(n_act / (state.J**2).sum(-1, keepdims=True))
     fresh = fields(state.J, state.S)
-    drift = float(xp.abs(fresh - state.H).max()) if fresh.size else 0.0
+    drift = xp.abs(fresh - state.H).max() if fresh.size else xp.zeros(())
     state.H = fresh
     return drift
 
@@ -254,22 +261,30 @@ def sweep(state: MCState, beta: Any, rng: Any, angle: float = math.pi) -> dict[s
     layer; then a field refresh. Each weight and representation is proposed about once.
     Lone flips are skipped for continuous weights at zero temperature, where they can only be
     accepted on a gap that is exactly zero (a null set). Returns acceptance rates and drift.
+    The acceptance rates stay on the device until the end of the sweep: one host sync per sweep
+    (plus one for the lone-flip test), whatever N.
     """
+    xp = array_module(state.J)
     N = state.J.shape[-1]
     lone_flips = state.binary or bool((beta < BETA_INF).any())
-    acc = {"acc_w": [], "acc_drag": [], "acc_s": []}
+    acc: dict[str, list[Any]] = {"acc_w": [], "acc_drag": [], "acc_s": []}
     for _ in range(N):
-        acc["acc_w"].append(float(weight_step(state, beta, rng, angle).mean()))
+        acc["acc_w"].append(weight_step(state, beta, rng, angle).mean())
         for parity in (0, 1):
             a = drag_step(state, beta, rng, parity, angle)
             if a is not None:
-                acc["acc_drag"].append(float(a.mean()))
+                acc["acc_drag"].append(a.mean())
         for parity in (1, 2) if lone_flips else ():
             a = rep_step(state, beta, rng, parity)
             if a is not None:
-                acc["acc_s"].append(float(a.mean()))
-    out = {k: float(np.mean(v)) if v else float("nan") for k, v in acc.items()}
-    out["drift"] = renormalise(state)
+                acc["acc_s"].append(a.mean())
+    drift = _refresh(state)
+    values = to_numpy(xp.stack([*acc["acc_w"], *acc["acc_drag"], *acc["acc_s"], drift]))
+    out, start = {}, 0
+    for k, v in acc.items():
+        out[k] = float(values[start : start + len(v)].mean()) if v else float("nan")
+        start += len(v)
+    out["drift"] = float(values[-1])
     return out
 
 
@@ -346,22 +361,22 @@ def search(
     """
     xp = array_module(state.J)
     B = state.J.shape[0]
-    solved = xp.asarray(to_numpy(violations(state)) == 0)
-    t_solve = np.where(to_numpy(solved), 0, -1)
+    solved = to_numpy(violations(state)) == 0  # on the host: one sync per sweep
+    t_solve = np.where(solved, 0, -1)
     drift, done = 0.0, 0
     bar = tqdm(range(max_sweeps), desc="search", disable=not progress, leave=False)
     for t in bar:
-        if bool(solved.all()):
+        if solved.all():
             break
         done = t + 1
         frac = min(t / max(anneal_sweeps, 1), 1.0)
         b_t = beta_start * (beta_end / beta_start) ** frac if t < anneal_sweeps else BETA_INF
-        beta = xp.where(solved, BETA_INF, b_t)
+        beta = xp.where(xp.asarray(solved), BETA_INF, b_t)
         drift = max(drift, sweep(state, beta, rng, angle)["drift"])
         now = to_numpy(violations(state)) == 0
         t_solve = np.where(now & (t_solve < 0), t + 1, t_solve)
-        solved = xp.asarray(now) | solved
-        bar.set_postfix(solved=f"{float(solved.mean()):.2f}")
+        solved = now | solved
+        bar.set_postfix(solved=f"{solved.mean():.2f}")
     sol = to_numpy(violations(state)) == 0
     return sol, np.where(sol, t_solve, -1), {"sweeps": float(done), "drift": drift,
                                              "n_chains": float(B)}
@@ -477,7 +492,7 @@ def run_solution_mc(
     if n_replicas < 2:
         raise ValueError(f"replicas={n_replicas}: need at least 2 replicas to measure overlaps")
     xp = array_module(inputs)
-    rng = xp.random.default_rng(seed)
+    rng = CounterRNG(xp, seed)  # the same random numbers on NumPy and CuPy
     n_s = inputs.shape[0]
     t0 = time.perf_counter()
     per = 1 if protocol == "clones" else n_replicas
