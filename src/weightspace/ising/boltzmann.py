@@ -58,6 +58,7 @@ MomentsFn = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 INITS = ("stable_pair", "independent_pair", "nmf", "zero")
 START_RADIUS = 0.95  # the 'stable_pair' start's BP Jacobian radius stays below this
 MAX_RADIUS = 0.98  # ... and learning's (closer to 1, fresh BP converges ever more slowly)
+WARM_MAX_ITER = 200  # warm-started BP that needs more updates has left the tracked fixed point
 N_BISECT = 8  # bisection steps on the clipping level ρ of the 'stable_pair' start
 
 
@@ -285,7 +286,7 @@ def boltzmann_learn(
     else:
         start = initial_parameters(m_d, C_d, init, shrink, ridge, seed, bp_damping, bp_max_iter, start_radius)
     checked = moments_fn is None and check_every is not None and window is None
-    moments_fn = moments_fn or bp_moments(damping=bp_damping, max_iter=bp_max_iter, seed=seed)
+    moments_fn = moments_fn or bp_moments(damping=bp_damping, max_iter=min(bp_max_iter, WARM_MAX_ITER), seed=seed)
     J, h = start.J, start.h
     fresh = start.fresh if checked and start.fresh is not None else _fresh_bp(J, h, seed, bp_damping, bp_max_iter)
     d_start = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])

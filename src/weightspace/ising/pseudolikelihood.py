@@ -54,6 +54,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from weightspace.backend import array_module
@@ -325,3 +326,34 @@ def fit_pseudolikelihood(
         kkt_history=kkt_hist,
         objective_history=obj_hist,
     )
+
+
+@dataclass
+class SparsityPath:
+    """Sparsity (fraction of J_ij = 0, i<j) of l1 pseudolikelihood fits: ``by_lam`` (L,) at the
+    fractions ``lams`` on all configurations; ``by_m`` (K,) at ``lam`` on random subsets of ``sizes``
+    configurations."""
+
+    lams: list
+    by_lam: list
+    sizes: list
+    by_m: list
+    lam: float
+    standardize: bool
+
+
+def sparsity_path(
+    configs: Any, lams: list, sizes: list, lam: float, *, standardize: bool = False, seed: int = 0, **fit_kw: Any
+) -> SparsityPath:
+    """The lambda path (sparsity vs lambda on all M configurations) and the M-dependence (sparsity at
+    ``lam`` on random subsets of each size in ``sizes`` that is < M, then all M)."""
+    xp = array_module(configs)
+    by_lam = [fit_pseudolikelihood(configs, lam=float(a), standardize=standardize, **fit_kw).sparsity for a in lams]
+    M = configs.shape[0]
+    rng = np.random.default_rng(seed)
+    sizes = [int(k) for k in sizes if int(k) < M] + [M]
+    by_m = []
+    for k in sizes:
+        sub = configs if k == M else configs[xp.asarray(np.sort(rng.choice(M, size=k, replace=False)))]
+        by_m.append(fit_pseudolikelihood(sub, lam=lam, standardize=standardize, **fit_kw).sparsity)
+    return SparsityPath(list(map(float, lams)), by_lam, sizes, by_m, float(lam), standardize)
