@@ -65,7 +65,7 @@ def test_config_name_and_typo(tmp_path, monkeypatch, capsys, hydra_logging):
     [
         ("train", ["-m", "scenario=over_para,shallow", "debug=fast_dev_run", "logger=none"]),
         ("train", ["-m", "seed=range(0,3)", "scenario=over_para"]),
-        ("train", ["-m", "experiment=double_descent_quick"]),  # the experiment's hydra.sweeper.params
+        ("train", ["-m", "experiment=double_descent_sweep_quick"]),  # the experiment's hydra.sweeper.params
         ("train", ["-m", "hydra/launcher=submitit_local", "task=collect", "collect.array_size=2",
                    "collect.array_index=range(0,2)"]),
         ("fit_ising", ["-m", "method=bethe,mc", "part=choice(full,itr)"]),

@@ -184,7 +184,7 @@ def _fake_job(root, k, overrides, metrics):
 
 def test_aggregate_double_descent_and_depth(make_cfg, tmp_path):
     sweep = tmp_path / "sweep"
-    base = ["experiment=double_descent", "runs=2"]
+    base = ["experiment=double_descent_sweep", "runs=2"]
     for k, (task, h, tr, te) in enumerate(
         [
             ("train", 4, 0.6, 0.55),
@@ -226,13 +226,13 @@ def test_aggregate_double_descent_and_depth(make_cfg, tmp_path):
     assert m["shallow_acc"] == pytest.approx(0.7) and m["crossover_h"] == 16.0
 
 
-def test_double_descent_quick_multirun_aggregates(tmp_path):
+def test_double_descent_sweep_quick_multirun_aggregates(tmp_path):
     env = dict(os.environ, WANDB_SILENT="true")
     cmd = [
         sys.executable,
         "train.py",
         "-m",
-        "experiment=double_descent_quick",
+        "experiment=double_descent_sweep_quick",
         "arch.hidden=2,16",
         "real.epochs=5",
         "logger=csv",  # W&B in a multirun: test_cluster.py
@@ -245,6 +245,87 @@ def test_double_descent_quick_multirun_aggregates(tmp_path):
     assert (tmp_path / "aggregate" / "double_descent.png").is_file()
     real = json.loads((tmp_path / "3" / "metrics.json").read_text())  # task=train_real, h=16
     assert real["epochs"] == 5 and 0 <= real["train_acc"] <= 1
+
+
+# ---- double descent as the authors ran it: one batched, padded model ---------------------------
+
+
+def test_padded_nets_compute_each_net_exactly():
+    """Net e of the padded batch is the K-h_e-h_e-C net of its unpadded weights (real forward and
+    sampled binary forward), and its padded entries get exactly zero gradient (real and
+    mean-field), so padding never changes what a net learns."""
+    from weightspace.experiments import double_descent as dd
+
+    torch.manual_seed(0)
+    hidden, K, C = [1, 3, 5], 4, 3
+    masks, scales = dd.padded_masks(hidden, K, C)
+    ws = [torch.randn(m.shape, dtype=torch.float64) * m for m in masks]
+    x = torch.randn(7, K, dtype=torch.float64)
+    logits = dd.padded_logits(ws, masks, scales, x)
+    for e, h in enumerate(hidden):
+        own = [ws[0][e, :h, :], ws[1][e, :h, :h], ws[2][e, :, :h]]
+        want = _numpy_forward([w.numpy() for w in own], x.numpy())
+        np.testing.assert_allclose(logits[e].numpy(), want, atol=1e-12)
+        assert dd.n_weights(h, K, C) == sum(w.numel() for w in own)
+    for fwd in (
+        lambda p: dd.padded_logits(p, masks, scales, x),
+        lambda p: dd.padded_meanfield_logits(p, masks, scales, x, torch.Generator().manual_seed(1)),
+    ):
+        params = [w.clone().requires_grad_(True) for w in ws]
+        grads = torch.autograd.grad(fwd(params).square().sum(), params)
+        for g, m in zip(grads, masks):
+            assert (g[m == 0] == 0).all() and (g[m == 1] != 0).any()
+
+
+def test_standard_parametrization_is_gd_on_rescaled_weights():
+    """One GD step on W' = W/sqrt(N_{l-1}) (the usual layer, no activation scale) equals the
+    'standard' step on W (lr x N_{l-1} in the two scaled layers)."""
+    from weightspace.experiments import double_descent as dd
+
+    torch.manual_seed(1)
+    hidden, K, C, lr = [2, 4], 5, 3, 0.1
+    masks, scales = dd.padded_masks(hidden, K, C)
+    ws = [torch.randn(m.shape, dtype=torch.float64) * m for m in masks]
+    x, y = torch.randn(9, K, dtype=torch.float64), torch.randint(0, C, (9,))
+    fan = [
+        torch.full((2, 1, 1), float(K), dtype=torch.float64),
+        torch.tensor(hidden, dtype=torch.float64)[:, None, None],
+    ]
+
+    def plain(p):  # z = LReLU(z_prev) W'^T without scales
+        z = x @ p[0].transpose(-1, -2)
+        for w in p[1:]:
+            z = torch.nn.functional.leaky_relu(z, 0.1) @ w.transpose(-1, -2)
+        return z
+
+    primed = [(w / f.sqrt()).requires_grad_(True) for w, f in zip(ws[:2], fan)]
+    primed.append(ws[2].clone().requires_grad_(True))
+    g = torch.autograd.grad(dd.loss_and_error(plain(primed), y, "ce")[0].sum(), primed)
+    after = [w - lr * gw for w, gw in zip(primed, g)]
+    p = [w.clone().requires_grad_(True) for w in ws]
+    g = torch.autograd.grad(dd.loss_and_error(dd.padded_logits(p, masks, scales, x), y, "ce")[0].sum(), p)
+    step = [w - lr * f * gw for w, gw, f in zip(ws, g, dd.lr_multipliers(hidden, K, "standard"))]
+    for a, b, f in zip(after, step, [fan[0].sqrt(), fan[1].sqrt(), 1.0]):
+        torch.testing.assert_close(a * f, b)
+    assert dd.learning_rate(24_999, 0.01, 0.1, 25_000) == 0.01
+    assert math.isclose(dd.learning_rate(50_000, 0.01, 0.1, 25_000), 1e-4)
+    assert dd.snapshot_epochs(1000, 1) == [1, 10, 100, 1000]
+
+
+def test_double_descent_task_resumes_bit_for_bit(tmp_path):
+    """experiment=double_descent_quick stopped at epoch 12 and resumed to the end gives the same
+    history as one straight run; metrics name the interpolation and peak of each kind."""
+    quick = ["experiment=double_descent_quick", "logger=none"]
+    m = run(compose_cfg("train", quick, tmp_path / "straight"))
+    assert m["real/epoch"] == 30 and m["binary/epoch"] == 20
+    assert {"real/test_loss_peak_alpha", "binary/interpolation_alpha", "real/seconds_per_epoch"} <= set(m)
+    run(compose_cfg("train", [*quick, "double_descent.until=12"], tmp_path / "part"))
+    run(compose_cfg("train", [*quick, f"double_descent.resume={tmp_path / 'part'}"], tmp_path / "rest"))
+    history = (tmp_path / "straight" / "double_descent_history.csv").read_text()
+    assert history == (tmp_path / "part" / "double_descent_history.csv").read_text()
+    snapshots = len({1, 2, 3, 6, 10, 18, 30}) + len({1, 2, 3, 6, 10, 18, 20})
+    assert len(history.splitlines()) == 1 + 6 * snapshots  # 3 widths x 2 runs per snapshot
+    assert (tmp_path / "part" / "double_descent_epochs.png").is_file()
 
 
 # ---- t-SNE --------------------------------------------------------------------------------------

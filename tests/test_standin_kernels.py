@@ -64,6 +64,18 @@ def test_counter_rng_same_numbers_on_every_backend(xp):
     assert not np.array_equal(CounterRNG(np, 12).random(8), CounterRNG(np, 11).random(8))
 
 
+def test_counter_rng_pool_does_not_change_the_stream(xp):
+    """Draws of any sizes are consecutive slices of one stream: the pool (refilled and grown as it
+    runs out) hands out exactly the counters a direct computation would."""
+    from weightspace.backend import counter_uniforms
+
+    g = CounterRNG(xp, 5)
+    sizes = [1, 7, 4000, 3, 5000, 20000, 2, (30, 40), 70000, 9]
+    got = np.concatenate([host(g.random(s)).ravel() for s in sizes])
+    np.testing.assert_array_equal(got, host(counter_uniforms(xp, g.key, 0, got.size)))
+    assert g.counter == got.size
+
+
 # ---------------------------------------------------------------- BP, exact, inverse, moments
 
 
@@ -256,3 +268,128 @@ def test_solution_mc_continuous_on_backend(xp):
     ok = res.solved.ravel()
     J = res.J[-1].reshape(-1, 4, 4)[ok]
     np.testing.assert_allclose((J**2).sum(-1), 4.0, atol=1e-9)  # rows stay on the sphere
+
+
+# ---------------------------------------------------------------- function space (Li & Saad simulations)
+
+
+def test_function_space_simulation_same_seed_same_numbers(xp):
+    from weightspace.function_space.simulate import simulate_dense, simulate_majk
+
+    backend = "numpy" if xp is np else "cupy"
+    kw = dict(n=101, n_inputs=40, n_samples=2, seed=4)
+    a, b = simulate_dense("binary", [0.05] * 3, backend=backend, **kw), simulate_dense("binary", [0.05] * 3, **kw,
+                                                                                      backend="numpy")
+    np.testing.assert_allclose(a["q"], b["q"], atol=1e-6)
+    a = simulate_majk(0.1, 3, n=99, n_layers=3, m0=0.3, n_inputs=40, n_samples=2, seed=1, backend=backend)
+    b = simulate_majk(0.1, 3, n=99, n_layers=3, m0=0.3, n_inputs=40, n_samples=2, seed=1, backend="numpy")
+    np.testing.assert_allclose(a["q"], b["q"], atol=1e-6)
+
+
+def test_sampler_block_kernel_gets_arrays_of_the_model_dtype(xp, monkeypatch):
+    """The CUDA block kernel reads raw memory as J's dtype: a float64 tilt (x from a NumPy grid) must
+    not promote B of a float32 model."""
+    J, h = model(20, 0.2, 0.1, 22)
+    seen = []
+    real = sampler._Kernel.block_spins
+    monkeypatch.setattr(sampler._Kernel, "block_spins",
+                        lambda self, Jbb, B: seen.append((Jbb.dtype, B.dtype)) or real(self, Jbb, B))
+    refs = xp.asarray(spins(np.random.default_rng(23), (1, 20)))
+    sampler.tilt_sweep(*on(xp, J.astype("float32"), h.astype("float32")), refs, np.array([0.5, -0.5]),
+                       n_chains=2, sweeps_per_point=2)
+    assert seen and set(seen) == {(np.dtype("float32"), np.dtype("float32"))}
+
+
+# ---------------------------------------------------------------- learning, detailed balance
+
+
+def test_boltzmann_learning_on_backend(xp):
+    """BP learning of exact moments of a weak planted model: same steps and couplings on both backends,
+    and the planted couplings come back (up to BP's error and the tolerance)."""
+    from weightspace.ising.boltzmann import boltzmann_learn
+
+    J, h = model(8, 0.15, 0.2, 24)
+    ex = exact_moments(J, h)
+    res = boltzmann_learn(*on(xp, ex.m[0], ex.C[0]), tol=1e-3, max_steps=200)
+    base = boltzmann_learn(ex.m[0], ex.C[0], tol=1e-3, max_steps=200)
+    assert res.steps == base.steps and res.converged
+    np.testing.assert_allclose(host(res.J), host(base.J), atol=1e-9)
+    iu = np.triu_indices(8, 1)
+    assert np.corrcoef(host(res.J)[iu], J[iu])[0, 1] > 0.9 and np.abs(host(res.J) - J).max() < 0.15
+
+
+@pytest.mark.parametrize("rule", sampler.RULES)
+def test_sampler_detailed_balance_against_enumeration(xp, rule):
+    """Moments of a frustrated 8-spin model at beta = 1.2 within 5 s.e. of exact enumeration (chi^2 per
+    degree of freedom ~ 1): the sign(v - B) block update samples the Boltzmann measure."""
+    n = 8
+    J, h = model(n, 0.5, 0.3, 25)
+    res = sampler.sample(*on(xp, J, h), n_chains=64, n_sweeps=400, burn_in=50, beta=1.2, rule=rule, seed=9,
+                         keep_samples=True, block=3)
+    ex = exact_moments(1.2 * J, 1.2 * h)
+    S = host(res.samples).astype(float)
+    iu = np.triu_indices(n, 1)
+    per_chain = np.concatenate([S.mean(0), np.einsum("tri,trj->rij", S, S)[:, iu[0], iu[1]] / len(S)], axis=1)
+    se = per_chain.std(axis=0, ddof=1) / np.sqrt(S.shape[1])
+    z = (np.concatenate([host(res.m), host(res.C)[iu]]) - np.concatenate([ex.m[0], ex.C[0][iu]])) / se
+    assert np.abs(z).max() < 5.0 and np.mean(z**2) < 2.0
+
+
+# ---------------------------------------------------------------- moments, spectra, recursions, trained nets
+
+
+def test_moment_accumulation_and_spectra_on_backend(xp):
+    from weightspace.ising.inverse import correlation_spectrum, stable_correlations
+    from weightspace.ising.moments import accumulate_moments, three_spin_moments
+
+    S = spins(np.random.default_rng(26), (900, 7)).astype(np.int8)
+    mom = accumulate_moments([xp.asarray(S[:400]), xp.asarray(S[400:])])
+    np.testing.assert_allclose(host(mom.C), S.T.astype(float) @ S / 900, atol=1e-12)
+    triples = np.array([[0, 1, 2], [3, 5, 6]])
+    t = three_spin_moments([xp.asarray(S)], triples)
+    np.testing.assert_allclose(host(t), (S[:, triples].prod(axis=-1)).mean(0), atol=1e-12)
+    spec, ref = correlation_spectrum(mom.m, mom.C), correlation_spectrum(*[host(a) for a in (mom.m, mom.C)])
+    np.testing.assert_allclose(host(spec.values), host(ref.values), atol=1e-10)
+    Cs = stable_correlations(mom.m, mom.C, 0.5)
+    np.testing.assert_allclose(host(Cs), host(stable_correlations(host(mom.m), host(mom.C), 0.5)), atol=1e-10)
+
+
+def test_function_space_recursions_on_backend(xp):
+    from weightspace.function_space.recursions import binary_overlaps, continuous_overlaps
+
+    p = np.array([[0.05, 0.1, 0.2]])
+    q = binary_overlaps(xp.asarray(p))
+    expect = [1.0]  # q^l = (2/pi) asin((1 - 2 p_l) q^{l-1})
+    for pl in p[0]:
+        expect.append(2.0 / np.pi * np.arcsin((1 - 2 * pl) * expect[-1]))
+    np.testing.assert_allclose(host(q)[0, -3:], expect[1:], atol=1e-12)
+    np.testing.assert_allclose(host(continuous_overlaps(xp.asarray(p), beta=2.0)),
+                               host(continuous_overlaps(p, beta=2.0)), atol=1e-12)
+
+
+def test_trained_layer_sensitivity_same_seed_same_numbers(xp):
+    from weightspace.function_space.trained import layer_sensitivity
+    from weightspace.nets.spins import layers_to_config
+
+    rng = np.random.default_rng(27)
+    widths = [6, 5, 4]
+    weights = [rng.choice([-1.0, 1.0], size=(2, o, i)) for i, o in zip(widths[:-1], widths[1:])]
+    configs = layers_to_config(weights).astype(np.int8)
+    x = rng.standard_normal((200, 6)).astype(np.float32)
+    y = rng.integers(0, 4, 200)
+    backend = "numpy" if xp is np else "cupy"
+    a = layer_sensitivity(configs, widths, x, y, [0.0, 0.3], n_draws=3, seed=1, backend=backend)
+    b = layer_sensitivity(configs, widths, x, y, [0.0, 0.3], n_draws=3, seed=1, backend="numpy")
+    np.testing.assert_allclose(a.eps, b.eps, atol=1e-7)
+    np.testing.assert_array_equal(a.eps[:, 0], 0.0)
+
+
+def test_bp_jacobian_radius_on_backend(xp):
+    from weightspace.ising.stability import bp_jacobian_radius
+
+    J, h = model(12, 0.2, 0.2, 28)
+    r = bp(*on(xp, J, h), tol=1e-10)
+    rho = bp_jacobian_radius(xp.asarray(J), r.messages)
+    base = bp_jacobian_radius(J, bp(J, h, tol=1e-10).messages)
+    assert isinstance(rho, float) and 0.0 < rho < 1.0  # weak couplings: a stable fixed point
+    assert rho == pytest.approx(base, abs=1e-9)

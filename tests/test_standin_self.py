@@ -42,6 +42,11 @@ def test_standin_namespace_is_cupy_13_6(standin):
         standin.packbits(standin.zeros((2, 8), dtype=standin.uint8), axis=-1)
     with pytest.raises(NotImplementedError, match="axis"):
         standin.unpackbits(standin.zeros((2, 1), dtype=standin.uint8), axis=-1)
+    with pytest.raises(TypeError):
+        range(standin.asarray(np.array(3)))  # no __index__
+    with pytest.raises(TypeError, match="dtype"):
+        standin.asarray(np.array(["a"]))
+    assert f"{standin.asarray(np.array(0.25)):.2f}" == "0.25"  # format syncs, like CuPy
     with pytest.raises(TypeError, match="unexpected keyword"):
         standin.take_along_axis(standin.zeros(3), standin.zeros(3, dtype=int), axis=0, mode="clip")
 

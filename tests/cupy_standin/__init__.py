@@ -79,6 +79,8 @@ def _unwrap(x: Any, where: str, host_ok: bool = False) -> Any:
 
 def _wrap(x: Any) -> Any:
     if isinstance(x, np.ndarray):
+        if x.dtype.kind in "OSUVM" or x.dtype == np.longdouble and x.dtype.itemsize > 8:
+            raise TypeError(f"CuPy does not support dtype {x.dtype}")
         return ndarray(x)
     if isinstance(x, np.generic):
         return ndarray(np.asarray(x))
@@ -164,10 +166,10 @@ class ndarray:  # noqa: N801 (CuPy's name)
     def __complex__(self) -> complex:
         return complex(self._scalar())
 
-    def __index__(self) -> int:
-        if self._a.ndim or self._a.dtype.kind not in "iub":
-            raise TypeError("only integer scalar arrays can be converted to a scalar index")
-        return int(self._scalar())
+    def __format__(self, spec: str) -> str:
+        return format(self._scalar(), spec)
+
+    # no __index__: CuPy arrays cannot stand in for Python ints (range(n), list[i], shapes)
 
     def item(self) -> Any:
         return self._scalar().item()

@@ -3,12 +3,15 @@
 figure, table (CSV + W&B) and ``metrics.json`` to the run dir and returns the metrics.
 
 - ``train_real``: real-valued-weight nets (:class:`weightspace.nets.realnet.RealNet`).
+- ``double_descent``: Fig. 17 as the authors ran it, every net in one batched model
+  (:class:`weightspace.experiments.double_descent.BatchedDoubleDescent`), resumable.
 - ``aggregate``: figure + table of a multirun dir (``aggregate.kind``: double_descent, depth).
 - ``tsne``: t-SNE of initial vs learned configurations of an ensemble store (Fig. 2(b)).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +91,63 @@ def train_real(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         f" ± {metrics['test_acc_std']:.4f}\n"
         f"  run dir: {out}"
     )
+    return metrics
+
+
+def double_descent(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
+    """Paper Fig. 17 / App. F protocol (options under ``double_descent``): real-valued and binary
+    20-h-h-10 nets, full-batch gradient descent; snapshots of train/test loss and error vs alpha
+    at log-spaced epochs. ``double_descent.resume=<run dir>`` continues that run (its checkpoint,
+    history and figures); ``double_descent.until`` stops early (checkpointed)."""
+    c = cfg.double_descent
+    data = load_data(cfg)
+    device = c.device if c.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    protocol = dd.Protocol(
+        hidden=[int(h) for h in c.hidden],
+        runs=int(cfg.runs),
+        epochs={k: int(v) for k, v in c.epochs.items()},
+        lr=float(c.lr),
+        lr_decay=float(c.lr_decay),
+        lr_every=int(c.lr_every),
+        init_std={k: float(v) for k, v in c.init_std.items()},
+        eval_samples=int(c.eval_samples),
+        parametrization={k: str(v) for k, v in c.parametrization.items()},
+        loss=str(cfg.loss),
+        seed=int(cfg.seed),
+    )
+    widths = list(cfg.arch.widths)
+    model = dd.BatchedDoubleDescent(protocol, int(widths[0]), int(widths[-1]), device)
+    work = Path(str(c.resume)) if c.resume else out
+    checkpoint = work / "checkpoint.pt"
+    if c.resume:
+        if not checkpoint.is_file():
+            raise ValueError(f"double_descent.resume={c.resume}: no checkpoint.pt there; give a run dir of this task")
+        model.load(checkpoint)
+    sets = {
+        split: (torch.from_numpy(x).to(model.device), torch.from_numpy(y).to(model.device))
+        for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test))
+    }
+    title = f"{widths[0]}-h-h-{widths[-1]}, {data.name}, P={len(data.x_train)}, loss {cfg.loss}, runs {cfg.runs}"
+
+    def on_snapshot(m: dd.BatchedDoubleDescent) -> None:
+        tracking.log_table([], "double_descent", dd.history_rows(m), work / "double_descent_history.csv")
+        if math.log10(m.epoch).is_integer():  # the figure at every decade of epochs
+            dd.plot_epochs(m.history, m.alpha, work / "double_descent_epochs.png", title)
+        print(f"double_descent: epoch {m.epoch}, " + ", ".join(
+            f"{k} {v:.4g}" for k, v in dd.summary(m).items() if "peak" not in k), flush=True)
+
+    until = int(c.until) if c.until else max(protocol.epochs.values())
+    model.train(sets, until, on_snapshot, checkpoint, float(c.checkpoint_every_s))
+    fig = dd.plot_epochs(model.history, model.alpha, work / "double_descent_epochs.png", title)
+    tracking.log_figure(loggers, "double_descent_epochs", fig)
+    tracking.log_table(loggers, "double_descent", dd.history_rows(model), work / "double_descent_history.csv")
+    metrics = dd.summary(model) | {"device_cuda": float(model.device.type == "cuda")}
+    write_json(out / "metrics.json", metrics)
+    tracking.log_metrics(loggers, metrics)
+    print(f"\nweightspace double_descent ({device}), epoch {model.epoch}:")
+    for k, v in metrics.items():
+        print(f"  {k}: {v:.6g}")
+    print(f"  run dir: {work}")
     return metrics
 
 
@@ -277,6 +337,7 @@ def tsne(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
 
 TASKS: dict[str, Task] = {
     "train_real": train_real,
+    "double_descent": double_descent,
     "aggregate": aggregate,
     "tsne": tsne,
 }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..errors import ConfigError
 from ..ising.boltzmann import INITS, BoltzmannResult, boltzmann_learn
 from ..ising.bp import bp
 from ..ising.moments import fit_delta
-from ..ising.pseudolikelihood import fit_pseudolikelihood
+from ..ising.pseudolikelihood import fit_pseudolikelihood, sparsity_path
 from ..ising.sampler import geometric_ladder, ising_energy, mc_moments_fn, temper
 from ..ising.source import DataSource, from_moments_file, from_store, latest_store
 from ..ising.stability import bp_jacobian_radius
@@ -74,8 +73,17 @@ def learn_bethe(cfg: DictConfig, m: Any, C: Any) -> BoltzmannResult:
     b = cfg.bethe
     return boltzmann_learn(
         m, C, init=b.init, optimizer=b.optimizer, lr_J=b.lr_J, lr_h=b.lr_h, l2=b.l2, tol=b.tol,
-        max_steps=b.max_steps, check_every=b.check_every, seed=cfg.seed,
+        max_steps=b.max_steps, check_every=b.check_every, max_radius=b.max_radius, seed=cfg.seed,
     )
+
+
+def delta_bp_curve(res: BoltzmannResult) -> np.ndarray:
+    """Best fresh-start delta_bp so far at each learning step (from the checks; step 0 = start)."""
+    steps = np.arange(1, res.steps + 1)
+    if res.checks.size == 0:
+        return np.full(res.steps, res.delta_bp)
+    idx = np.searchsorted(res.checks[:, 0], steps, side="right") - 1
+    return np.minimum.accumulate(res.checks[:, 1])[np.maximum(idx, 0)]
 
 
 MC_STEP_KEYS = ("optimizer", "lr_J", "lr_h", "center", "window", "tol", "max_steps")
@@ -101,9 +109,9 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
     if method in ("bethe", "mc"):
         res = learn_bethe(cfg, m, C)
         J, h = res.J, res.h
-        out |= {"trace": np.asarray(res.delta), "converged": res.converged, "steps": res.steps,
-                "fresh_disagrees": res.fresh_disagrees, "n_backtracks": res.n_backtracks,
-                "rho": res.rho, "delta_floor": res.delta_floor}
+        out |= {"trace": np.asarray(res.delta), "trace_bp": delta_bp_curve(res), "converged": res.converged,
+                "steps": res.steps, "fresh_disagrees": res.fresh_disagrees, "n_backtracks": res.n_backtracks,
+                "rho": res.rho, "delta_bp_start": res.delta_bp_start}
         if method == "mc":
             J0, h0 = (J, h) if cfg.mc.init_from_bethe else (xp.zeros_like(J), xp.zeros_like(h))
             res = learn_mc(cfg, m, C, J0, h0)
@@ -113,7 +121,8 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
     elif method == "pseudolikelihood":
         p = cfg.pseudolikelihood
         configs = xp.asarray(src.configs(sl.start, sl.stop, p.max_configs))
-        res = fit_pseudolikelihood(configs, lam=p.lam, tol=p.tol, max_iter=p.max_iter, progress=True)
+        res = fit_pseudolikelihood(configs, lam=p.lam, tol=p.tol, max_iter=p.max_iter, progress=True,
+                                   standardize=p.standardize)
         J, h = res.J, res.h
         out |= {"trace": np.asarray(res.kkt_history), "converged": res.converged, "steps": res.n_iter,
                 "sparsity": res.sparsity, "n_configs": int(configs.shape[0])}
@@ -130,6 +139,24 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
     if cfg.verify.mc:
         out |= verify_mc(cfg, J, h, m, C, keep_samples=part == "full" and cfg.verify.three_spin)
     return out
+
+
+def pl_paths(cfg: DictConfig, src: DataSource, parts: list[tuple[str, slice]], xp: Any, out: Path) -> Path:
+    """Sparsity vs lambda and vs M (``pseudolikelihood.lam_path``, ``m_path``) of the first part fitted
+    (full when fitted), with plain and standardised penalties; figure pl_sparsity_path.png."""
+    p = cfg.pseudolikelihood
+    name, sl = next(((n, s) for n, s in parts if n == "full"), parts[0])
+    configs = xp.asarray(src.configs(sl.start, sl.stop, p.max_configs))
+    paths = []
+    for standardize in (False, True):
+        sp = sparsity_path(configs, list(p.lam_path), list(p.m_path), p.lam, standardize=standardize,
+                           seed=cfg.seed, tol=p.tol, max_iter=p.max_iter)
+        paths.append(sp)
+        print(f"  {name} sparsity ({'standardised' if standardize else 'plain'} penalty): "
+              + ", ".join(f"lam {a:g}: {z:.1%}" for a, z in zip(sp.lams, sp.by_lam, strict=True)) + "; "
+              + ", ".join(f"M {k}: {z:.1%}" for k, z in zip(sp.sizes, sp.by_m, strict=True)) + f" (lam {p.lam:g})")
+    write_json(out / "pl_sparsity_path.json", {("standardised" if q.standardize else "plain"): vars(q) for q in paths})
+    return figs.sparsity_path_figure(paths, out / "pl_sparsity_path.png")
 
 
 def verify_mc(cfg: DictConfig, J: Any, h: Any, m: Any, C: Any, keep_samples: bool) -> dict[str, Any]:
@@ -161,11 +188,14 @@ def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
-def _write_trace(path: Path, trace: np.ndarray) -> None:
+def _write_trace(path: Path, trace: np.ndarray, trace_bp: np.ndarray | None) -> None:
+    """step, value (Δ of the moments learning used; KKT residual for pseudolikelihood) and, for BP
+    learning, delta_bp (best fresh-start Δ so far)."""
+    bp_col = [] if trace_bp is None else list(trace_bp)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["step", "value"])
-        w.writerows([t, f"{v:.6g}"] for t, v in enumerate(trace))
+        w.writerow(["step", "value", "delta_bp"])
+        w.writerows([t, f"{v:.6g}", f"{bp_col[t]:.6g}" if t < len(bp_col) else ""] for t, v in enumerate(trace))
 
 
 def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
@@ -189,10 +219,10 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             bp_jacobian_radius=r["bp_jacobian_radius"],
             method=cfg.method, part=name, start=sl.start, stop=sl.stop,
             widths=np.array(src.widths or [], dtype=np.int64), ensemble=src.label, n_configs=src.limit or -1,
-            delta_floor=_num(r.get("delta_floor")), rho=_num(r.get("rho")),
+            delta_bp_start=_num(r.get("delta_bp_start")), rho=_num(r.get("rho")),
             scenario=cfg.scenario.name, arch=cfg.arch.name, artifact=artifact, ensemble_digest=src.digest or "",
         )
-        _write_trace(out / f"trace_{name}.csv", r["trace"])
+        _write_trace(out / f"trace_{name}.csv", r["trace"], r.get("trace_bp"))
         fitted[name] = (r, sl)
         J = r["J"]
         off = J[np.triu_indices_from(J, 1)]
@@ -204,10 +234,10 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
             "delta_mc_noise": r.get("delta_mc_noise", float("nan")),
             "learning_converged": r["converged"], "steps": r["steps"],
             "fresh_start_disagrees": r.get("fresh_disagrees", False),
-            "delta_floor": _num(r.get("delta_floor")), "stability_cap": _num(r.get("rho")),
+            "delta_bp_start": _num(r.get("delta_bp_start")), "stability_cap": _num(r.get("rho")),
             "zero_couplings": float(np.mean(off == 0)), "seconds": seconds,
         }
-        print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} "
+        print(f"  {name:>6}: N={row['n_spins']:4d}  delta_bp={row['delta_bp']:.4f} (start {row['delta_bp_start']:.4f}) "
               f"(BP converged: {row['bp_converged']}, Jacobian radius {row['bp_jacobian_radius']:.3f})  "
               f"delta_mc={row['delta_mc']:.4f} (MC noise {row['delta_mc_noise']:.4f})  "
               f"zero couplings {row['zero_couplings']:.1%}  "
@@ -222,7 +252,8 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         metrics |= part_metrics
         tracking.log_metrics(loggers, part_metrics)
         trace = r["trace"]
-        tracking.log_curves(loggers, f"{name}/trace", trace if isinstance(trace, Mapping) else {"delta": trace})
+        curves = {"delta": trace} | ({"delta_bp": r["trace_bp"]} if len(r.get("trace_bp", ())) == len(trace) else {})
+        tracking.log_curves(loggers, f"{name}/trace", curves)
         tracking.log_artifact(
             loggers, artifact, lineage.MODEL, [model_path],
             tracking.scalars(row) | {"ensemble": src.label, "ensemble_digest": src.digest, "method": cfg.method},
@@ -230,13 +261,20 @@ def fit(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float]:
         )
     tracking.log_table(loggers, "fit_summary", rows, out / "fit_summary.csv")
     pngs = figs.fit_figures(fitted, src, out, cfg.method)
+    if cfg.method in ("bethe", "mc"):
+        pngs.append(figs.fit_trace({p: r for p, (r, _) in fitted.items()}, out / "fit_trace.png"))
     if cfg.verify.three_spin and "full" in fitted and "mc_samples" in fitted["full"][0] and src.store is not None:
         data = src.configs(0, src.moments.m.shape[0], 20000)
-        cmp = compare_three_spin(data, fitted["full"][0]["mc_samples"], n_spins=cfg.verify.three_spin_spins)
-        frac = float(np.interp(0.015, cmp.eps, cmp.fraction))
-        metrics["full/three_spin_within_0.015"] = frac
+        cmp = compare_three_spin(data, fitted["full"][0]["mc_samples"], n_spins=cfg.verify.three_spin_spins,
+                                 kind="raw")
+        frac = {k: float(np.interp(0.015, cmp.eps, f)) for k, f in cmp.fractions.items()}
+        metrics |= {f"full/three_spin_{k}_within_0.015": v for k, v in frac.items()}
         pngs.append(figs.three_spin_figure(cmp, out / "fig12_three_spin.png"))
-        print(f"  three-spin ({cmp.kind}) correlations within 0.015 of the data: {frac:.1%} (paper: ~82%)")
+        print(f"  three-spin correlations of {len(cmp.spins)} spins within 0.015 of the data "
+              f"({data.shape[0]} data configurations): raw {frac['raw']:.1%} (paper, raw: ~82%), "
+              f"connected {frac['connected']:.1%}")
+    if cfg.method == "pseudolikelihood" and (cfg.pseudolikelihood.lam_path or cfg.pseudolikelihood.m_path):
+        pngs.append(pl_paths(cfg, src, parts, xp, out))
     if src.store is not None and "full" in fitted:
         r, _ = fitted["full"]
         chunk = src.store.load(limit=20000)

@@ -3,10 +3,20 @@
 The interpolation point is the smallest alpha from which the training error stays at or below
 ``tol``; a double-descent peak is an interior local maximum of the test error that stands
 above the lowest test error on *both* sides (its prominence is the smaller of the two rises).
+
+The authors' protocol (Fig. 17 caption, App. F) runs as one batched model
+(:class:`BatchedDoubleDescent`): 20-h-h-10 nets, h = 1..30, P = 2 000, cross-entropy,
+full-batch gradient descent, lr 0.01 x 0.1 every 25 000 epochs, 10^6 epochs (real-valued
+weights) and 10^5 (binary weights, mean-field training); the test error they plot is the
+test cross-entropy.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +24,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
 
+from weightspace.nets.forward import LRELU_SLOPE
+from weightspace.nets.losses import per_network_loss
 from weightspace.plots import save_figure
 
 MODEL_NAMES = {"train": "binary (mean-field)", "train_real": "real-valued"}
@@ -42,9 +57,7 @@ def find_error_peak(alpha: np.ndarray, test_error: np.ndarray) -> tuple[float, f
     return where, best
 
 
-def plot_double_descent(
-    curves: dict[str, dict[str, dict[str, np.ndarray]]], path: str | Path, title: str = ""
-) -> Path:
+def plot_double_descent(curves: dict[str, dict[str, dict[str, np.ndarray]]], path: str | Path, title: str = "") -> Path:
     """Train (left) and test (right) error vs alpha, one line per model; ``curves[model][split]``
     holds ``x`` (alpha), ``y`` (mean error), ``std``. Dashed: each model's interpolation point."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
@@ -67,11 +80,351 @@ def plot_double_descent(
             for ax in axes:
                 ax.axvline(a_star, color=color, ls="--", lw=0.8)
     for ax, split in zip(axes, ("training", "test")):
-        ax.set(
-            xscale="log", xlabel=r"$\alpha = N/P$", ylabel=f"{split} error", title=f"{split} error"
-        )
+        ax.set(xscale="log", xlabel=r"$\alpha = N/P$", ylabel=f"{split} error", title=f"{split} error")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+# ---- the authors' protocol as one batched model (Fig. 17 caption, App. F) ----------------------
+# E nets K-h_e-h_e-C (every h and every run) live in one padded model of width H = max h_e:
+# weight entries that do not exist in net e are masked to zero, so its padded units have z = 0,
+# a = LReLU(0) = 0, no gradient, and net e computes exactly its own K-h_e-h_e-C function.
+
+KINDS = ("real", "binary")
+MODEL_NAMES_KIND = {"real": "real-valued", "binary": "binary (mean-field)"}
+
+
+def n_weights(hidden: int, inputs: int, classes: int) -> int:
+    """N = K h + h^2 + h C: the weights of a K-h-h-C net (no biases)."""
+    return inputs * hidden + hidden * hidden + hidden * classes
+
+
+def padded_masks(hidden: Sequence[int], inputs: int, classes: int) -> tuple[list[Tensor], list[float | Tensor]]:
+    """``(masks, scales)`` of nets ``K-h_e-h_e-C`` padded to ``H = max h_e``: masks ``[E, out, in]``
+    (1 where net e has that weight), and per layer the factor 1/sqrt(N_{l-1}) of the hidden
+    activation a = LReLU(z)/sqrt(N_{l-1}) (a float for the input layer, ``[E, 1, 1]`` after it)."""
+    h = torch.as_tensor(list(hidden), dtype=torch.long)
+    units = torch.arange(int(h.max()))
+    live = (units[None, :] < h[:, None]).float()  # [E, H]
+    ones_in = torch.ones(len(h), inputs)
+    ones_out = torch.ones(len(h), classes)
+    masks = [
+        live[:, :, None] * ones_in[:, None, :],
+        live[:, :, None] * live[:, None, :],
+        ones_out[:, :, None] * live[:, None, :],
+    ]
+    scales = [1.0 / math.sqrt(inputs), (1.0 / h.float().sqrt())[:, None, None]]
+    return masks, scales
+
+
+def padded_logits(weights: Sequence[Tensor], masks: Sequence[Tensor], scales: Sequence, x: Tensor) -> Tensor:
+    """Logits ``[E, B, C]`` of real-valued nets: z^l = a^{l-1} (M^l * W^l)^T,
+    a^l = LReLU(z^l) scale^l for the hidden layers (inputs ``x [B, K]`` shared by all nets).
+    The scale is folded into the next layer's weights (one pass less over the activations)."""
+    z = x @ (weights[0] * masks[0]).transpose(-1, -2)
+    for l in range(1, len(weights)):
+        w = weights[l] * masks[l] * scales[l - 1]
+        z = F.leaky_relu(z, LRELU_SLOPE) @ w.transpose(-1, -2)
+    return z
+
+
+def padded_meanfield_logits(
+    thetas: Sequence[Tensor], masks: Sequence[Tensor], scales: Sequence, x: Tensor, generator: torch.Generator
+) -> Tensor:
+    """Noisy mean-field logits of binary nets (paper Eq. A2): mu = M tanh(theta/2),
+    z = a mu^T + sqrt(a^2 (M (1 - mu^2))^T) eps, eps ~ N(0, 1) per example and unit,
+    a = LReLU(z) scale (the scale folded into mu and the variance)."""
+    a = x
+    for l, (th, m) in enumerate(zip(thetas, masks)):
+        s = 1.0 if l == 0 else scales[l - 1]
+        mu = torch.tanh(0.5 * th) * m
+        mean = a @ (mu * s).transpose(-1, -2)
+        v2 = (a * a) @ ((m - mu * mu) * (s * s)).transpose(-1, -2)
+        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        z = torch.addcmul(mean, torch.sqrt(v2.clamp_min(1e-12)), eps)
+        a = z if l == len(thetas) - 1 else F.leaky_relu(z, LRELU_SLOPE)
+    return a
+
+
+def lr_multipliers(hidden: Sequence[int], inputs: int, parametrization: str) -> list[float | Tensor]:
+    """Per-layer factors on the learning rate. ``ntk``: plain gradient descent on the weights as
+    written (a = LReLU(W a_prev)/sqrt(N_{l-1})). ``standard``: gradient descent on W' = W/sqrt(N_{l-1})
+    (the usual parametrization, W' ~ N(0, 1/N_{l-1}) at init, no activation scale); the same
+    function, and since LReLU is homogeneous, GD on W' is GD on W with lr x N_{l-1} in the two
+    scaled layers (the last layer is unscaled)."""
+    if parametrization == "ntk":
+        return [1.0, 1.0, 1.0]
+    if parametrization != "standard":
+        raise ValueError(f"double_descent.parametrization={parametrization!r}: choose ntk or standard")
+    return [float(inputs), torch.as_tensor(list(hidden), dtype=torch.float32)[:, None, None], 1.0]
+
+
+def sample_binary(thetas: Sequence[Tensor], generator: torch.Generator) -> list[Tensor]:
+    """One binary draw per net: w = +1 with probability sigmoid(theta), else -1."""
+    return [
+        torch.where(torch.rand(th.shape, generator=generator, device=th.device) < torch.sigmoid(th), 1.0, -1.0)
+        for th in thetas
+    ]
+
+
+def loss_and_error(logits: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    """Per-net mean loss and classification error ``[E]`` of ``logits [E, B, C]``, ``y [B]``."""
+    target = y.expand(logits.shape[0], -1)
+    return per_network_loss(logits, target, loss), (logits.argmax(-1) != target).float().mean(-1)
+
+
+def learning_rate(epoch: int, lr: float, decay: float, every: int) -> float:
+    """lr * decay^floor(epoch / every): the authors' step schedule (0.01, x 0.1 every 25 000)."""
+    return lr * decay ** (epoch // every)
+
+
+def snapshot_epochs(max_epochs: int, per_decade: int = 4) -> list[int]:
+    """Epochs 1, then ``per_decade`` log-spaced epochs per decade (always 10^k), and the last."""
+    grid = {1, max_epochs}
+    k = 0
+    while 10 ** (k / per_decade) <= max_epochs:
+        grid.add(int(round(10 ** (k / per_decade))))
+        k += 1
+    return sorted(e for e in grid if e <= max_epochs)
+
+
+@dataclass
+class Protocol:
+    """Options of :class:`BatchedDoubleDescent` (config node ``double_descent``)."""
+
+    hidden: list[int]
+    runs: int
+    epochs: dict[str, int]  # per kind: real 10^6, binary 10^5 (paper)
+    lr: float = 0.01
+    lr_decay: float = 0.1
+    lr_every: int = 25_000
+    init_std: dict[str, float] = field(default_factory=lambda: {"real": 1.0, "binary": 0.1})
+    eval_samples: int = 4  # binary draws per net per evaluation
+    parametrization: dict[str, str] = field(default_factory=lambda: {"real": "standard", "binary": "ntk"})
+    loss: str = "ce"
+    seed: int = 0
+
+
+class BatchedDoubleDescent:
+    """Every (kind, h, run) net of the protocol, trained by full-batch gradient descent, one
+    batched model per kind; ``history[kind]`` holds per-net train/test loss and error at the
+    :func:`snapshot_epochs`; :meth:`save` / :meth:`load` make it resumable."""
+
+    def __init__(self, p: Protocol, inputs: int, classes: int, device: str = "cpu") -> None:
+        self.p, self.inputs, self.classes, self.device = p, inputs, classes, torch.device(device)
+        self.hidden = [h for h in p.hidden for _ in range(p.runs)]
+        self.seeds = [p.seed + k for k in range(len(self.hidden))]
+        masks, scales = padded_masks(self.hidden, inputs, classes)
+        self.masks = [m.to(self.device) for m in masks]
+        self.scales = [s if isinstance(s, float) else s.to(self.device) for s in scales]
+        H = max(self.hidden)
+        shapes = [(H, inputs), (H, H), (classes, H)]
+        self.params = {kind: self._init(shapes, p.init_std[kind], offset) for offset, kind in enumerate(KINDS)}
+        self.lr_scale = {
+            kind: [m if isinstance(m, float) else m.to(self.device) for m in lr_multipliers(self.hidden, inputs, par)]
+            for kind, par in p.parametrization.items()
+        }
+        self.generator = torch.Generator(self.device).manual_seed(p.seed)
+        self.n_train = 0
+        self.epoch = 0
+        self.history: dict[str, list[dict[str, np.ndarray]]] = {kind: [] for kind in KINDS}
+        self.seconds = {kind: 0.0 for kind in KINDS}
+
+    def _init(self, shapes: list[tuple[int, int]], std: float, offset: int) -> list[Tensor]:
+        per_net = []
+        for s in self.seeds:
+            g = torch.Generator().manual_seed(int(s) * len(KINDS) + offset)
+            per_net.append([torch.randn(shape, generator=g) * std for shape in shapes])
+        stacked = [torch.stack([w[l] for w in per_net]).to(self.device) for l in range(len(shapes))]
+        return [(w * m).requires_grad_(True) for w, m in zip(stacked, self.masks)]  # padding = 0
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """alpha = N / P per net (P set by :meth:`train`)."""
+        return np.array([n_weights(h, self.inputs, self.classes) for h in self.hidden]) / self.n_train
+
+    def _logits(self, kind: str, x: Tensor) -> Tensor:
+        w = self.params[kind]
+        if kind == "real":
+            return padded_logits(w, self.masks, self.scales, x)
+        return padded_meanfield_logits(w, self.masks, self.scales, x, self.generator)
+
+    def step(self, kind: str, x: Tensor, y: Tensor) -> Tensor:
+        """One full-batch gradient-descent step of every net of ``kind``; returns the loss [E]."""
+        loss, _ = loss_and_error(self._logits(kind, x), y, self.p.loss)
+        grads = torch.autograd.grad(loss.sum(), self.params[kind])
+        lr = learning_rate(self.epoch, self.p.lr, self.p.lr_decay, self.p.lr_every)
+        with torch.no_grad():
+            for w, g, f in zip(self.params[kind], grads, self.lr_scale[kind]):
+                w -= (lr * f) * g
+        return loss.detach()
+
+    @torch.no_grad()
+    def evaluate(self, kind: str, data: dict[str, tuple[Tensor, Tensor]]) -> dict[str, np.ndarray]:
+        """``<split>_loss``, ``<split>_error`` per net: real nets as they are, binary nets averaged
+        over ``eval_samples`` draws of w ~ sigmoid(theta) (the binary network the paper tests)."""
+        draws = 1 if kind == "real" else self.p.eval_samples
+        row: dict[str, np.ndarray] = {}
+        for split, (x, y) in data.items():
+            loss = err = 0.0
+            for _ in range(draws):
+                w = self.params[kind] if kind == "real" else sample_binary(self.params[kind], self.generator)
+                l_, e_ = loss_and_error(padded_logits(w, self.masks, self.scales, x), y, self.p.loss)
+                loss, err = loss + l_ / draws, err + e_ / draws
+            row[f"{split}_loss"], row[f"{split}_error"] = loss.cpu().numpy(), err.cpu().numpy()
+        return row
+
+    def train(
+        self,
+        data: dict[str, tuple[Tensor, Tensor]],
+        until: int,
+        on_snapshot=None,
+        checkpoint: Path | None = None,
+        checkpoint_every_s: float = 300.0,
+    ) -> None:
+        """Train every kind up to ``min(until, epochs[kind])`` epochs, full batch on
+        ``data["train"]``; evaluate at the snapshot epochs, call ``on_snapshot(self)`` after each
+        one and write ``checkpoint`` every ``checkpoint_every_s`` seconds and at the end."""
+        x, y = data["train"]
+        self.n_train = len(x)
+        grid = {kind: set(snapshot_epochs(self.p.epochs[kind])) for kind in KINDS}
+        last_save = time.perf_counter()
+        stop = min(until, max(self.p.epochs.values()))
+        while self.epoch < stop:
+            self.epoch += 1
+            snap = False
+            for kind in KINDS:
+                if self.epoch > self.p.epochs[kind]:
+                    continue
+                t0 = time.perf_counter()
+                self.step(kind, x, y)
+                self.seconds[kind] += time.perf_counter() - t0
+                if self.epoch in grid[kind]:
+                    self.history[kind].append({"epoch": np.array(self.epoch), **self.evaluate(kind, data)})
+                    snap = True
+            if snap and on_snapshot is not None:
+                on_snapshot(self)
+            if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every_s:
+                self.save(checkpoint)
+                last_save = time.perf_counter()
+        if checkpoint is not None:
+            self.save(checkpoint)
+
+    def save(self, path: Path) -> None:
+        """Atomic checkpoint: weights, epoch, generator state, history, seconds."""
+        state = {
+            "params": {k: [w.detach() for w in v] for k, v in self.params.items()},
+            "epoch": self.epoch,
+            "generator": self.generator.get_state(),
+            "history": self.history,
+            "seconds": self.seconds,
+            "hidden": self.hidden,
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    def load(self, path: Path) -> None:
+        """Resume from :meth:`save` of the same protocol (a ValueError when the nets differ)."""
+        state = torch.load(path, weights_only=False, map_location=self.device)
+        if state["hidden"] != self.hidden:
+            raise ValueError(
+                f"{path}: checkpoint of hidden widths {sorted(set(state['hidden']))} x runs differs "
+                "from this config; use a fresh run dir or the same double_descent options"
+            )
+        self.params = {k: [w.clone().requires_grad_(True) for w in v] for k, v in state["params"].items()}
+        self.epoch, self.history, self.seconds = state["epoch"], state["history"], state["seconds"]
+        self.generator.set_state(state["generator"].cpu())
+
+
+def curves_at(history: list[dict[str, np.ndarray]], alpha: np.ndarray, epoch: int) -> dict[str, dict[str, np.ndarray]]:
+    """Mean and std over runs vs alpha of each metric at ``epoch`` (the last snapshot <= it):
+    ``{metric: {"x", "y", "std"}}``."""
+    rows = [r for r in history if int(r["epoch"]) <= epoch]
+    row = rows[-1]
+    xs = np.unique(alpha)
+    out = {}
+    for key, v in row.items():
+        if key == "epoch":
+            continue
+        out[key] = {
+            "x": xs,
+            "y": np.array([v[alpha == a].mean() for a in xs]),
+            "std": np.array([v[alpha == a].std() for a in xs]),
+        }
+    return out
+
+
+def plot_epochs(
+    history: dict[str, list[dict[str, np.ndarray]]], alpha: np.ndarray, path: str | Path, title: str = ""
+) -> Path:
+    """How the curves evolve with training: rows = kinds, columns = train error, test loss
+    (cross-entropy), test error vs alpha, one line per decade of epochs (10, 100, ...) and
+    the last snapshot; mean +- std over runs."""
+    kinds = [k for k in KINDS if history.get(k)]
+    fig, axes = plt.subplots(len(kinds), 3, figsize=(13, 3.6 * len(kinds)), squeeze=False, sharex=True)
+    for row, kind in zip(axes, kinds):
+        done = [int(r["epoch"]) for r in history[kind]]
+        shown = sorted({e for e in done if math.log10(e).is_integer() and e >= 10} | {done[-1]})
+        cmap = plt.get_cmap("viridis")
+        for k, e in enumerate(shown):
+            c = curves_at(history[kind], alpha, e)
+            for ax, key in zip(row, ("train_error", "test_loss", "test_error")):
+                d = c[key]
+                ax.errorbar(
+                    d["x"],
+                    d["y"],
+                    yerr=d["std"],
+                    color=cmap(k / max(len(shown) - 1, 1)),
+                    marker="o",
+                    ms=2,
+                    lw=1,
+                    capsize=1,
+                    label=f"epoch {e:,}",
+                )
+        for ax, key in zip(row, ("training error", "test loss", "test error")):
+            ax.set(xlabel=r"$\alpha = N/P$", ylabel=key, title=f"{MODEL_NAMES_KIND[kind]}: {key}")
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def history_rows(model: BatchedDoubleDescent) -> list[dict[str, float]]:
+    """One row per (kind, snapshot epoch, net): hidden width, run, alpha and the four metrics."""
+    runs = [k % model.p.runs for k in range(len(model.hidden))]
+    rows = []
+    for kind, snaps in model.history.items():
+        for snap in snaps:
+            for e, (h, r, a) in enumerate(zip(model.hidden, runs, model.alpha)):
+                rows.append(
+                    {"kind": kind, "epoch": int(snap["epoch"]), "hidden": h, "run": r, "alpha": float(a)}
+                    | {k: float(v[e]) for k, v in snap.items() if k != "epoch"}
+                )
+    return rows
+
+
+def summary(model: BatchedDoubleDescent, tol: float = 1e-3) -> dict[str, float]:
+    """Per kind at its last snapshot: epoch, interpolation alpha (mean train error <= ``tol``),
+    alpha and prominence of the test-loss and test-error peaks, minimum test loss, and the
+    measured seconds per epoch."""
+    out: dict[str, float] = {}
+    for kind, snaps in model.history.items():
+        if not snaps:
+            continue
+        epoch = int(snaps[-1]["epoch"])
+        c = curves_at(snaps, model.alpha, epoch)
+        out[f"{kind}/epoch"] = float(epoch)
+        out[f"{kind}/interpolation_alpha"] = interpolation_alpha(c["train_error"]["x"], c["train_error"]["y"], tol)
+        for key in ("test_loss", "test_error"):
+            where, prom = find_error_peak(c[key]["x"], c[key]["y"])
+            out[f"{kind}/{key}_peak_alpha"], out[f"{kind}/{key}_peak_prominence"] = where, prom
+        out[f"{kind}/min_train_error"] = float(c["train_error"]["y"].min())
+        out[f"{kind}/min_test_loss"] = float(c["test_loss"]["y"].min())
+        out[f"{kind}/min_test_error"] = float(c["test_error"]["y"].min())
+        out[f"{kind}/seconds_per_epoch"] = model.seconds[kind] / max(min(model.epoch, model.p.epochs[kind]), 1)
+    return out

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, get_xp, to_numpy
+from ..backend import CounterRNG, array_module, get_xp, to_numpy
 
 DTYPE = "float32"
 
@@ -142,7 +142,7 @@ def simulate_dense(
 ) -> dict[str, np.ndarray]:
     """Sample-averaged q^l (and its s.e.m.) for dense nets; compare with Eqs. 6, 8, 11."""
     xp = get_xp(backend)
-    rs = xp.random.RandomState(seed)
+    rs = CounterRNG(xp, seed)  # the same numbers on NumPy and CuPy
     return average_samples(lambda: dense_pair_overlaps(kind, strengths, n, n_inputs, rs, xp, beta), n_samples)
 
 
@@ -159,5 +159,5 @@ def simulate_majk(
 ) -> dict[str, np.ndarray]:
     """Sample-averaged m_hat^l, m^l, q^l for sparse MAJ-k nets; compare with Eqs. 13-14."""
     xp = get_xp(backend)
-    rs = xp.random.RandomState(seed)
+    rs = CounterRNG(xp, seed)  # the same numbers on NumPy and CuPy
     return average_samples(lambda: majk_pair_observables(p, k, n, n_layers, m0, n_inputs, rs, xp), n_samples)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..backend import array_module, get_xp, to_numpy
+from ..backend import CounterRNG, array_module, get_xp, to_numpy
 from ..nets.forward import fixed_forward
 from ..nets.spins import config_to_layers, n_spins
 
@@ -102,7 +102,7 @@ def layer_sensitivity(
         raise ValueError(f"trained.configs: expected a non-empty [M, N] array, got shape {configs.shape}")
     if n_draws < 1:
         raise ValueError(f"trained.draws={n_draws}: need at least one random draw")
-    rs = xp.random.RandomState(seed)
+    rs = CounterRNG(xp, seed)  # the same numbers on NumPy and CuPy
     xd, yd = xp.asarray(x, dtype=xp.float32), xp.asarray(y)
     targets = targets_for(len(widths) - 1)
     p_grid = np.asarray(p_grid, dtype=float)

@@ -15,19 +15,20 @@ windows of W steps: at the end of each window the iterates (J, h) and the model 
 averaged over it, Δ of the averaged moments (noise ÷ √W, and ≈ the moments of the averaged
 (J, h) to first order) is the stopping criterion, and the averaged (J, h) is what is returned.
 
-Stability: a warm-started BP can sit on an *unstable* fixed point (it starts at the fixed point,
-so the residual is tiny), while BP from scratch flows to an ordered state. Learning therefore
-checks, from fresh N(0, 0.01²) messages, that the fixed point it tracks is the one BP reaches from
-scratch, keeps the last (J, h) that passed as a checkpoint, and backtracks there with halved steps
-when a check fails. Convergence is declared on Δ of the fresh start (delta_bp); the best (J, h)
-that passed a check is returned.
+Stability (BP moments): a warm-started BP can sit on an *unstable* fixed point (it starts at the
+fixed point, so the residual is tiny), while BP from scratch flows to an ordered state. Learning
+therefore checks every ``check_every`` steps the spectral radius of the BP Jacobian at the tracked
+fixed point (ising.stability; must stay below ``max_radius``) and, when the warm Δ beats the best
+model so far, BP from fresh N(0, 0.01²) messages (it must reach the tracked fixed point). It keeps
+the best model by fresh-start Δ (delta_bp) and, when a check fails, backtracks there with halved
+steps (an improvement raises them again; ``max_backtracks`` failures in a row end learning). No
+estimate of what is reachable stops learning.
 
-Default start ('stable_pair'): BP beliefs fix (J, h) uniquely, so the best model BP reaches from
-scratch is the independent-pair inversion of the nearest correlations whose fixed point is stable
-(ising.inverse: the data's modes of K = D^{-1/2} C^c D^{-1/2} clipped at ρ < 1). The largest ρ of
-RHOS whose fresh-start BP reaches that fixed point is used; ``delta_floor``
-(inverse.stability_floor) reports how close to the data any such model can get; when it is ≥ tol,
-learning stops at the (checked) start.
+Default start ('stable_pair'): BP beliefs fix (J, h) uniquely (independent-pair inversion,
+ising.inverse), so the start is the independent-pair inversion of the data's correlations, unclipped
+if its fixed point is stable, otherwise with the modes of K = D^{-1/2} C^c D^{-1/2} clipped at the
+largest ρ (bisection, continuation from the unclipped data towards J = 0) whose fixed point has
+Jacobian radius < ``max_radius``; BP from scratch must then reach it (else ρ is lowered).
 """
 
 from __future__ import annotations
@@ -46,16 +47,19 @@ from weightspace.ising.inverse import (
     correlation_spectrum,
     independent_pair,
     naive_mean_field,
-    stability_floor,
     stable_correlations,
 )
 from weightspace.ising.moments import fit_delta
+from weightspace.ising.stability import bp_jacobian_radius
 
 log = logging.getLogger(__name__)
 
 MomentsFn = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 INITS = ("stable_pair", "independent_pair", "nmf", "zero")
-RHOS = (0.98, 0.95, 0.9, 0.8, 0.6, 0.3, 0.0)  # clipping levels tried by the 'stable_pair' start
+START_RADIUS = 0.95  # the 'stable_pair' start's BP Jacobian radius stays below this
+MAX_RADIUS = 0.98  # ... and learning's (closer to 1, fresh BP converges ever more slowly)
+WARM_MAX_ITER = 200  # warm-started BP that needs more updates has left the tracked fixed point
+N_BISECT = 8  # bisection steps on the clipping level ρ of the 'stable_pair' start
 
 
 def bp_moments(damping: float = 0.5, tol: float = 1e-6, max_iter: int = 1000, seed: int = 0) -> MomentsFn:
@@ -72,23 +76,21 @@ def bp_moments(damping: float = 0.5, tol: float = 1e-6, max_iter: int = 1000, se
 
 @dataclass
 class BoltzmannResult:
-    """Learned J (N,N), h (N,); shrink applied to the closed-form start ('stable_pair': rho, the
-    clipping level used, None if no level passed and the start fell back to J = 0; delta_floor,
-    the lower bound on delta_bp of inverse.stability_floor); delta[t] = Δ of the
+    """Learned J (N,N), h (N,); shrink applied to the closed-form start; rho the clipping level of
+    the 'stable_pair' start (inf: unclipped, None: no level reached, J = 0); delta[t] = Δ of the
     moments used at step t; delta_bp = Δ of BP started from fresh N(0, 0.01²) messages at the
-    final (J, h); fresh_disagrees: that fresh start reached a different fixed point
-    (max |Δm| > agree_tol) than the warm one; converged: delta_bp < tol with BP moments (with
-    another moments_fn: its own last Δ < tol); n_backtracks: times
-    learning returned to its last stable checkpoint; n_moment_failures: steps whose moments_fn
-    reported non-convergence. If the final (J, h) fails the fresh-start check, the last
-    checkpoint is returned and the flags describe it. delta_window[k] = Δ of the model moments
-    averaged over the k-th window (``window`` learning; empty otherwise)."""
+    returned (J, h); delta_bp_start the same at the start; checks (K, 2) = (step, delta_bp) of
+    every fresh-start check (step 0: the start); radius = BP Jacobian radius at the returned model's
+    fixed point (nan if not computed); fresh_disagrees: that fresh start reached a different fixed
+    point (max |Δm| > agree_tol) than the warm one; converged: delta_bp < tol with BP moments
+    (with another moments_fn: its own last Δ < tol); n_backtracks: times learning returned to the
+    best model; n_moment_failures: steps whose moments_fn reported non-convergence;
+    delta_window[k] = Δ of the model moments averaged over the k-th window (``window`` learning)."""
 
     J: Any
     h: Any
     shrink: float | None
     rho: float | None
-    delta_floor: float | None
     delta: np.ndarray
     delta_bp: float
     fresh_disagrees: bool
@@ -98,38 +100,76 @@ class BoltzmannResult:
     n_moment_failures: int
     init: str
     seconds: float
+    delta_bp_start: float = float("nan")
+    radius: float = float("nan")
+    checks: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     delta_window: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
 class Start:
-    """Closed-form start of learning: J, h, shrink (independent_pair / nmf), rho and delta_floor
-    (stable_pair; see BoltzmannResult)."""
+    """Closed-form start of learning: J, h, shrink (independent_pair / nmf), rho (stable_pair; see
+    BoltzmannResult), radius of its BP fixed point and its fresh-start BPResult (when checked)."""
 
     J: Any
     h: Any
     shrink: float | None = None
     rho: float | None = None
-    delta_floor: float | None = None
+    radius: float = float("nan")
+    fresh: BPResult | None = None
+
+
+def _reached(fresh: BPResult, m_target: Any, agree_tol: float) -> bool:
+    """BP from scratch converged to the fixed point whose beliefs are m_target."""
+    xp = array_module(m_target)
+    return bool(fresh.converged.all()) and float(xp.abs(fresh.m[0] - m_target).max()) <= agree_tol
 
 
 def stable_pair_start(
-    m_d: Any, C_d: Any, seed: int = 0, damping: float = 0.5, max_iter: int = 1000, agree_tol: float = 1e-2
+    m_d: Any,
+    C_d: Any,
+    seed: int = 0,
+    damping: float = 0.5,
+    max_iter: int = 1000,
+    agree_tol: float = 1e-2,
+    max_radius: float = START_RADIUS,
 ) -> Start:
-    """Independent-pair inversion of the data with the modes of K clipped at the largest ρ in RHOS
-    for which BP from fresh N(0, 0.01²) messages converges to that exact fixed point
-    (max_i |m_i − m^d_i| ≤ agree_tol); J = 0, h = atanh m if none does."""
-    xp = array_module(C_d)
+    """Independent-pair inversion of the data (module docstring): unclipped if BP from scratch
+    reaches its fixed point, else the modes of K clipped at the largest ρ ∈ [0, λ_max(K)]
+    (bisection on the radius, N_BISECT steps) below max_radius. BP from fresh N(0, 0.01²) messages
+    must reach the chosen fixed point (max_i |m_i − m^d_i| ≤ agree_tol); if it does not, ρ is
+    lowered (× 0.8, up to 4 times); J = 0, h = atanh m as the last resort."""
     sp = correlation_spectrum(m_d, C_d)
-    floor = stability_floor(m_d, C_d, sp)
-    for rho in RHOS:
-        inv = independent_pair(m_d, stable_correlations(m_d, C_d, rho, sp))
-        r = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
-        if bool(r.converged.all()) and float(xp.abs(r.m[0] - m_d).max()) <= agree_tol:
-            return Start(inv.J, inv.h, rho=rho, delta_floor=floor)
-        log.info("stable_pair start: rho=%.2f not reached by BP from scratch", rho)
+
+    def level(rho: float) -> tuple[Any, float]:
+        target = C_d if rho == float("inf") else stable_correlations(m_d, C_d, rho, sp)
+        inv = independent_pair(m_d, target)
+        return inv, bp_jacobian_radius(inv.J, inv.messages, seed=seed)
+
+    rho = float("inf")
+    inv, radius = level(rho)
+    fresh = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
+    if _reached(fresh, m_d, agree_tol):  # the data's own fixed point: exact
+        return Start(inv.J, inv.h, rho=rho, radius=radius, fresh=fresh)
+    lo, hi, best = 0.0, float(sp.values.max()), None
+    for _ in range(N_BISECT):
+        mid = 0.5 * (lo + hi)
+        cand, r = level(mid)
+        if r < max_radius:
+            lo, best = mid, (cand, r)
+        else:
+            hi = mid
+    rho = lo
+    inv, radius = best if best is not None else level(lo)
+    for _ in range(5):
+        fresh = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
+        if _reached(fresh, m_d, agree_tol):
+            return Start(inv.J, inv.h, rho=rho, radius=radius, fresh=fresh)
+        log.info("stable_pair start: rho=%.3g (radius %.3f) not reached by BP from scratch", rho, radius)
+        rho = 0.8 * min(rho, float(sp.values.max()))
+        inv, radius = level(rho)
     inv = independent_pair(m_d, C_d, shrink=0.0)
-    return Start(inv.J, inv.h, rho=None, delta_floor=floor)
+    return Start(inv.J, inv.h, rho=None, radius=0.0)
 
 
 def initial_parameters(
@@ -141,12 +181,13 @@ def initial_parameters(
     seed: int = 0,
     damping: float = 0.5,
     max_iter: int = 1000,
+    max_radius: float = START_RADIUS,
 ) -> Start:
     """Closed-form start: 'stable_pair' (:func:`stable_pair_start`), 'independent_pair' with
     couplings × ``shrink`` (default 1: the exact fixed point, possibly unstable), 'nmf'
     (ridge-regularised, couplings × shrink), 'zero' (J = 0, h = atanh m)."""
     if init == "stable_pair":
-        return stable_pair_start(m_d, C_d, seed, damping, max_iter)
+        return stable_pair_start(m_d, C_d, seed, damping, max_iter, max_radius=max_radius)
     shrink = 1.0 if shrink is None else shrink
     if init == "independent_pair":
         inv = independent_pair(m_d, C_d, shrink=shrink)
@@ -202,6 +243,8 @@ def boltzmann_learn(
     max_steps: int = 300,
     check_every: int | None = 10,
     agree_tol: float = 1e-2,
+    start_radius: float = START_RADIUS,
+    max_radius: float = MAX_RADIUS,
     max_backtracks: int = 6,
     bp_damping: float = 0.5,
     bp_max_iter: int = 1000,
@@ -211,18 +254,19 @@ def boltzmann_learn(
     """Fit J, h so that the model moments match (m_d, C_d) to Δ < tol (paper Eq. 5).
 
     Default start: 'stable_pair' (module docstring) — exact when the independent-pair fixed point
-    of the data is stable, otherwise the best fit that BP reaches from scratch to first order in
-    the correlations (``delta_floor`` tells how far that is from the data). nMF is not the
-    default: on low-rank, cluster-like data C_conn is near-singular and −C_conn⁻¹ is dominated by
-    the ridge. ``J0``/``h0`` override the closed-form start.
+    of the data is stable, otherwise the data's correlations clipped to the edge of BP stability.
+    nMF is not the default: on low-rank, cluster-like data C_conn is near-singular and −C_conn⁻¹
+    is dominated by the ridge. ``J0``/``h0`` override the closed-form start.
 
-    Checks (every ``check_every`` steps, when Δ < tol, or when Δ more than doubles against the last
-    checkpoint): BP from fresh N(0, 0.01²) messages must agree with the warm fixed point (max |Δm|
-    ≤ agree_tol) and not be much worse than the checkpoint; then (J, h) becomes the checkpoint.
-    Otherwise learning backtracks to the checkpoint and halves both step sizes (at most
-    ``max_backtracks`` times, then it stops). The best checked (J, h) is returned when the final one
-    fails its fresh-start check or is worse. check_every=None turns the checks off (paper-style
-    learning: stop on the warm Δ alone).
+    With BP moments and ``check_every`` set, learning always runs: warm-started BP moments, Adam
+    (or SGD) steps; every ``check_every`` steps (and when Δ < tol or Δ more than doubles against
+    the best) the tracked fixed point must be stable (Jacobian radius < ``max_radius``) and, when
+    its warm Δ beats the best model's delta_bp, BP from fresh N(0, 0.01²) messages must reach it
+    (max |Δm| ≤ agree_tol); its fresh Δ then competes for the best model. A failed check returns
+    to the best model with halved steps; an improvement raises them by 1.25 (up to the initial
+    rates); after ``max_backtracks`` failed checks in a row learning stops.
+    The best model by fresh-start Δ is returned. check_every=None turns the checks off
+    (paper-style learning: stop on the warm Δ alone).
 
     ``center`` and ``window`` (module docstring) are meant for noisy moments (a Monte-Carlo
     ``moments_fn``, no fixed-point checks): with ``window`` learning stops when Δ of the
@@ -240,32 +284,26 @@ def boltzmann_learn(
         start = Start(xp.array(J0, dtype=C_d.dtype), xp.array(h0, dtype=C_d.dtype))
         init = "given"
     else:
-        start = initial_parameters(m_d, C_d, init, shrink, ridge, seed, bp_damping, bp_max_iter)
+        start = initial_parameters(m_d, C_d, init, shrink, ridge, seed, bp_damping, bp_max_iter, start_radius)
+    checked = moments_fn is None and check_every is not None and window is None
+    moments_fn = moments_fn or bp_moments(damping=bp_damping, max_iter=min(bp_max_iter, WARM_MAX_ITER), seed=seed)
     J, h = start.J, start.h
-    unreachable = start.delta_floor is not None and start.delta_floor >= tol
-    if unreachable:
-        log.warning(
-            "boltzmann: tol=%.3g is below the stability floor %.4f — no model that BP "
-            "reaches from scratch fits closer (first order); keeping the stable_pair "
-            "start",
-            tol,
-            start.delta_floor,
-        )
-    moments_fn = moments_fn or bp_moments(damping=bp_damping, max_iter=bp_max_iter, seed=seed)
+    fresh = start.fresh if checked and start.fresh is not None else _fresh_bp(J, h, seed, bp_damping, bp_max_iter)
+    d_start = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])
+    best = _Best(J, h, fresh if _reached(fresh, fresh.m[0], agree_tol) else None, d_start, start.radius)
+    checks = [(0, d_start)]
+    state: Any = fresh if checked else None
     off = 1.0 - xp.eye(m_d.shape[0], dtype=C_d.dtype)
     opt_J, opt_h = (_Adam(J, lr_J), _Adam(h, lr_h)) if optimizer == "adam" else (None, None)
     rates = [lr_J, lr_h]
-    state: Any = None
-    ckpt: tuple | None = None  # (J, h, state, delta) of the last (J, h) whose fresh start agreed
-    best: tuple | None = None  # the same for the lowest fresh-start delta
     trace: list[float] = []
     win = _Window(m_d, C_d) if window else None
-    n_back = n_fail = 0
+    n_back = n_stall = n_fail = 0  # backtracks in all, since the last improvement; moment failures
     fresh_seed = seed + 1
     for step in range(1, max_steps + 1):
         m_m, C_m, state = moments_fn(J, h, state)
-        if isinstance(state, BPResult) and not bool(state.converged.all()):
-            n_fail += 1
+        bp_ok = not isinstance(state, BPResult) or bool(state.converged.all())
+        n_fail += not bp_ok
         delta = fit_delta(m_d, C_d, m_m, C_m)
         trace.append(delta)
         if win is not None:
@@ -275,35 +313,42 @@ def boltzmann_learn(
                 log.info("boltzmann step %d  window-averaged Δ=%.4g", step, d_win)
                 if d_win < tol:
                     break
-        elif check_every is None or not isinstance(state, BPResult):  # no fixed-point checks
+        elif not checked:
             if delta < tol:
                 break
-        elif delta < tol or step % check_every == 0 or ckpt is None or delta > 2.0 * ckpt[3]:
-            fresh = _fresh_bp(J, h, fresh_seed, bp_damping, bp_max_iter)
-            fresh_seed += 1
-            d_fresh = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])
-            agrees = float(xp.abs(fresh.m[0] - m_m).max()) <= agree_tol
-            if agrees and (ckpt is None or d_fresh < 1.5 * ckpt[3]):
-                ckpt = (J, h, state, d_fresh)
-                if best is None or d_fresh < best[3]:
-                    best = ckpt
-                if d_fresh < tol or unreachable:
+        elif best.delta_bp < tol:
+            break
+        elif delta < tol or step % check_every == 0 or delta > 2.0 * best.delta_bp or not bp_ok:
+            left = delta > 2.0 * best.delta_bp or not bp_ok  # the warm BP left the tracked fixed point
+            radius = float("inf") if left else bp_jacobian_radius(J, state.messages, seed=seed)
+            ok = radius < max_radius
+            if ok and delta < best.delta_bp:
+                fresh = _fresh_bp(J, h, fresh_seed, bp_damping, bp_max_iter)
+                fresh_seed += 1
+                d_fresh = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])
+                checks.append((step, d_fresh))
+                ok = _reached(fresh, m_m, agree_tol)
+                if ok and d_fresh < best.delta_bp:
+                    best = _Best(J, h, fresh, d_fresh, radius)
+                    n_stall = 0
+                    rates = [min(1.25 * r, r0) for r, r0 in zip(rates, (lr_J, lr_h), strict=True)]
+                    if opt_J is not None:
+                        opt_J.lr, opt_h.lr = rates
+            if not ok:
+                if n_stall >= max_backtracks:
                     break
-            elif ckpt is not None and n_back < max_backtracks:
                 n_back += 1
-                J, h, state = ckpt[0], ckpt[1], ckpt[2]
+                n_stall += 1
+                J, h, state = best.J, best.h, best.fresh
                 rates = [0.5 * r for r in rates]
                 if opt_J is not None:
                     opt_J.lr, opt_h.lr = rates
-                log.info(
-                    "boltzmann step %d: fresh BP left the tracked fixed point; backtrack %d, lr ×0.5", step, n_back
-                )
+                log.info("boltzmann step %d: unstable or unreached fixed point (radius %.3f); back to the best model, "
+                         "lr ×0.5 (%d)", step, radius, n_back)
                 continue
-            else:
-                break
         if step % log_every == 0:
             rate = step / (time.perf_counter() - t0)
-            log.info("boltzmann step %d  Δ=%.4g  (%.2f steps/s)", step, delta, rate)
+            log.info("boltzmann step %d  Δ=%.4g  best delta_bp=%.4g  (%.2f steps/s)", step, delta, best.delta_bp, rate)
         gm = m_d - m_m
         gC = C_d - C_m
         if center:  # gradient in (J, a) with a = h + J m^d
@@ -318,14 +363,38 @@ def boltzmann_learn(
         J = 0.5 * (J + J.T)
     if win is not None and win.best is not None:
         J, h = win.best[0], win.best[1]
-    res = _finish(
-        m_d, C_d, J, h, state, best, trace, n_back, n_fail, init, t0, tol, agree_tol, bp_damping, bp_max_iter, seed
+    if checked:
+        J, h, fresh, delta_bp, radius = best.J, best.h, best.fresh, best.delta_bp, best.radius
+        disagrees = fresh is None
+        converged = delta_bp < tol and not disagrees
+    else:
+        fresh = _fresh_bp(J, h, seed + 10_000, bp_damping, bp_max_iter)
+        delta_bp, radius = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0]), float("nan")
+        warm_m = state.m[0] if isinstance(state, BPResult) else fresh.m[0]
+        disagrees = float(xp.abs(fresh.m[0] - warm_m).max()) > agree_tol
+        converged = (delta_bp < tol and bool(fresh.converged.all())) if isinstance(state, BPResult) else trace[-1] < tol
+    res = BoltzmannResult(
+        J=J, h=h, shrink=start.shrink, rho=start.rho, delta=np.asarray(trace), delta_bp=delta_bp,
+        fresh_disagrees=disagrees, converged=converged, steps=len(trace), n_backtracks=n_back,
+        n_moment_failures=n_fail, init=init, seconds=time.perf_counter() - t0, delta_bp_start=d_start,
+        radius=radius, checks=np.asarray(checks, dtype=float),
     )
-    res.shrink, res.rho, res.delta_floor = start.shrink, start.rho, start.delta_floor
     if win is not None:
         res.delta_window = np.asarray(win.deltas)
         res.converged = bool(win.deltas) and min(win.deltas) < tol
     return res
+
+
+@dataclass
+class _Best:
+    """The best checked model: (J, h), its fresh-start BPResult (None: BP from scratch did not reach a
+    converged fixed point), delta_bp and Jacobian radius."""
+
+    J: Any
+    h: Any
+    fresh: BPResult | None
+    delta_bp: float
+    radius: float
 
 
 class _Window:
@@ -353,41 +422,3 @@ class _Window:
             self.best = (J, h, delta)
         self.sums, self.count = None, 0
         return delta
-
-
-def _finish(
-    m_d, C_d, J, h, state, ckpt, trace, n_back, n_fail, init, t0, tol, agree_tol, bp_damping, bp_max_iter, seed
-) -> BoltzmannResult:
-    """Final fresh-start check; fall back to the best checked (J, h) (``ckpt``) when the last
-    one fails it or is worse."""
-    xp = array_module(C_d)
-    fresh = _fresh_bp(J, h, seed + 10_000, bp_damping, bp_max_iter)
-    uses_bp = isinstance(state, BPResult)
-    warm_m = state.m[0] if uses_bp else fresh.m[0]
-    disagrees = float(xp.abs(fresh.m[0] - warm_m).max()) > agree_tol
-    delta_bp = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])
-    if ckpt is not None and (disagrees or delta_bp > ckpt[3]) and ckpt[0] is not J:
-        J, h, state = ckpt[0], ckpt[1], ckpt[2]
-        fresh = _fresh_bp(J, h, seed + 10_000, bp_damping, bp_max_iter)
-        delta_bp = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])
-        disagrees = float(xp.abs(fresh.m[0] - state.m[0]).max()) > agree_tol
-    if uses_bp:
-        converged = delta_bp < tol and bool(fresh.converged.all())
-    else:
-        converged = trace[-1] < tol
-    return BoltzmannResult(
-        J=J,
-        h=h,
-        shrink=None,
-        rho=None,
-        delta_floor=None,
-        delta=np.asarray(trace),
-        delta_bp=delta_bp,
-        fresh_disagrees=disagrees,
-        converged=converged,
-        steps=len(trace),
-        n_backtracks=n_back,
-        n_moment_failures=n_fail,
-        init=init,
-        seconds=time.perf_counter() - t0,
-    )

@@ -10,13 +10,13 @@ Constant spins (|m_i| ≥ 1 − const_tol) carry no information on couplings: th
 their field is ±atanh(1 − const_tol), and they are returned in a mask.
 
 Stability of the independent-pair fixed point: a BP fixed point's beliefs fix (J, h) uniquely (J_ij
-from the pair belief as above), so the beliefs reachable by BP from scratch are those whose
-independent-pair fixed point is linearly stable. For weak couplings t_ij ≈ C^c_ij/(D_i D_j)
-(C^c = C − m mᵀ off the diagonal, D = 1 − m²) and the BP Jacobian ∂m_{i→j}/∂m_{k→i} ≈ D_i t_ik has
-leading eigenvalue ≈ λ_max(K), K = D^{-1/2} C^c D^{-1/2}. :func:`stable_correlations` clips the
-spectrum of K at ρ (the Frobenius-nearest K' with λ_max ≤ ρ, Mirsky's inequality
-‖K − K'‖_F² ≥ Σ_k (λ_k − ρ)₊²); :func:`stability_floor` is that distance at ρ = 1 as a Δ, a
-lower bound (to first order in C^c, at m' = m) on Δ_BP of any model BP reaches from scratch.
+from the pair belief as above), so the beliefs reachable by BP from scratch are among those whose
+independent-pair fixed point is linearly stable: BP Jacobian radius < 1 (ising.stability). For weak
+couplings t_ij ≈ C^c_ij/(D_i D_j) (C^c = C − m mᵀ off the diagonal, D = 1 − m²) and that radius is
+≈ λ_max(K), K = D^{-1/2} C^c D^{-1/2}: a heuristic only (an SK paramagnet at β = 0.95 has
+λ_max(K) ≈ 1.7 and radius ≈ 0.9). :func:`stable_correlations` clips the spectrum of K at ρ (the
+Frobenius-nearest K' with λ_max ≤ ρ, Mirsky), a one-parameter path from the data (ρ = λ_max) to
+independent spins (ρ = 0) on which the start of learning picks ρ by the Jacobian radius.
 """
 
 from __future__ import annotations
@@ -175,15 +175,3 @@ def stable_correlations(m: Any, C: Any, rho: float, spectrum: CorrelationSpectru
     n = m.shape[0]
     Cp[xp.arange(n), xp.arange(n)] = 1.0
     return 0.5 * (Cp + Cp.T)
-
-
-def stability_floor(m: Any, C: Any, spectrum: CorrelationSpectrum | None = None) -> float:
-    """Lower bound on Δ_BP of any model whose BP fixed point from scratch keeps the data's m:
-    min_i D_i · √(Σ_k (λ_k − 1)₊² / (N(N−1))) (Mirsky; first order in the correlations, module
-    docstring)."""
-    xp = array_module(C)
-    sp = spectrum if spectrum is not None else correlation_spectrum(m, C)
-    n = m.shape[0]
-    excess = xp.maximum(sp.values - 1.0, 0.0)
-    d_min = xp.min(xp.where(sp.constant, 1.0, sp.scale**2))
-    return float(d_min * xp.sqrt((excess * excess).sum() / max(n * (n - 1), 1)))

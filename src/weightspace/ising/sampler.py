@@ -218,7 +218,8 @@ class _Kernel:
             Jbb = Jcols[idx]
             th = TH[start : start + self.block]
             G = FT[idx] - xp.tril(Jbb, -1) @ Sb
-            B = ((th if self.rule == "heatbath" else Sb * th) - self.tilt[idx]) / beta - G
+            theta = th if self.rule == "heatbath" else Sb * th
+            B = ((theta - self.tilt[idx]) / beta - G).astype(ST.dtype, copy=False)
             Snew = self.block_spins(Jbb, B)
             ST[idx] = Snew
             FT += Jcols @ (Snew - Sb)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from weightspace.landscape.entropy import Landscape, s_upper_bound  # noqa: E402
+from weightspace.landscape.iso_energy import converged_mean  # noqa: E402
 
 COLORS = {"full": "k", "lb": "tab:blue", "itr": "tab:red", "rb": "tab:green"}
 LABELS = {"full": "full", "lb": "LB", "itr": "ITR", "rb": "RB"}
@@ -93,10 +94,11 @@ def iso_energy_figure(
     dd = np.linspace(0, 1, 201)
     a.plot(dd, s_upper_bound(dd), "k--", lw=1, label=r"$s_{ub}$")
     a.plot(normal.d[:, 0].mean(0), normal.s[:, 0].mean(0), "-", label=r"normal ($\beta=1$)")
-    a.plot(iso_d[:, 0].mean(0), iso_s[:, 0].mean(0), "-", label="iso-energy")
-    bad = ~iso_ok[:, 0].all(0)
-    if bad.any():
-        a.plot(iso_d[:, 0].mean(0)[bad], iso_s[:, 0].mean(0)[bad], "x", color="red")
+    a.plot(converged_mean(iso_d[:, 0], iso_ok[:, 0]), converged_mean(iso_s[:, 0], iso_ok[:, 0]), "-",
+           label="iso-energy (converged points)")
+    bad = ~iso_ok[:, 0]
+    if bad.any():  # left out of the means: each unconverged point where it stopped
+        a.plot(iso_d[:, 0][bad], iso_s[:, 0][bad], "x", color="red", label="not converged")
     a.set_xlabel("d")
     a.set_ylabel("s")
     a.legend(fontsize=8)

@@ -17,7 +17,9 @@ Parallel updates: in one step every perceptron row of every layer proposes one w
 one unit proposes a flip (a flip of S^l_{mu i} touches constraints (l, i, mu) and
 (l+1, ., mu) only). Fields H^l = S^{l-1} J^l^T are updated incrementally and recomputed from
 scratch once per sweep (the drift is reported). Batch axis B = samples x replicas; all
-kernels are written against ``xp`` and run on NumPy or CuPy.
+kernels are written against ``xp`` and run on NumPy or CuPy. :func:`run_solution_mc` draws from
+:class:`~weightspace.backend.CounterRNG` (the same numbers on both); a sweep copies to the host once
+(the acceptance rates and drift together), plus once for the lone-flip test.
 """
 
 from __future__ import annotations

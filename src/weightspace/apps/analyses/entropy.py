@@ -1,7 +1,8 @@
 """``analysis=entropy``: entropy landscapes of every part with hysteresis detection (paper Figs.
 5, 6,
 13, 14, 16). Writes ``<part>/landscape.npz``, ``hysteresis.csv``, ``entropy_landscape.png``,
-``hysteresis.png``; returns per-part metrics (s at x = 0, hysteresis size, entropy gap, ...)."""
+``hysteresis.png``; returns per-part metrics (s at x = 0 on the low-d branch, hysteresis size,
+entropy gap as a d-range no dominant state covers, ...; :mod:`weightspace.landscape.hysteresis`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from weightspace.apps.tracking import log_figure, log_table
 from weightspace.backend import to_numpy
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import Landscape, entropy_landscape, save_landscape, x_grid
-from weightspace.landscape.hysteresis import detect_hysteresis, summarize
+from weightspace.landscape.hysteresis import detect_hysteresis, s_at_x0, summarize
 from weightspace.landscape.inputs import FittedModel
 
 from .common import models_and_references, part_refs, xp_of
@@ -63,10 +64,12 @@ def part_metrics(
         for k in range(land.d.shape[0])
     ]
     t0 = int(np.argmin(np.abs(land.x)))
+    s0 = float(s_at_x0(land.x, land.d, land.s).mean())  # low-d branch inside a loop (paper)
     metrics = {f"{part}/{k}": v for k, v in summarize(hs).items()}
     metrics |= {
-        f"{part}/s_x0": float(land.s[:, :, t0].mean()),
-        f"{part}/s_x0_over_ln2": float(land.s[:, :, t0].mean() / np.log(2)),
+        f"{part}/s_x0": s0,
+        f"{part}/s_x0_over_ln2": s0 / np.log(2),
+        f"{part}/s_x0_both_branches": float(land.s[:, :, t0].mean()),
         f"{part}/branch_max_abs_diff_d": float(np.abs(land.d[:, 0] - land.d[:, 1]).max()),
         f"{part}/unconverged_points": float((~land.converged).sum()),
         f"{part}/end_mismatch_max": float(land.end_mismatch.max()),

@@ -1,5 +1,6 @@
 """``analysis=iso_energy``: entropy at fixed energy ε(σ*) vs the normal (β = 1) landscape
-(paper Fig. 7).
+(paper Fig. 7). Points where the secant search or BP did not converge are counted
+(``unconverged_points``), drawn as red crosses, and left out of every mean.
 Writes ``iso_energy_<part>.npz`` and ``iso_energy_<part>.png``."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from weightspace.apps.tracking import log_figure
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import x_grid
 from weightspace.landscape.hysteresis import detect_hysteresis
-from weightspace.landscape.iso_energy import iso_energy_landscape
+from weightspace.landscape.iso_energy import entropy_suppression, iso_energy_landscape
 
 from .common import models_and_references, part_refs, xp_of
 from .entropy import sweep_part
@@ -48,13 +49,9 @@ def run(acfg: DictConfig, out_dir: Path, loggers: list) -> dict[str, float]:
             )
             for k in range(iso.d.shape[0])
         ]
-        metrics |= {
-            f"{p}/unconverged_points": float((~iso.converged).sum()),
-            f"{p}/hysteresis_size_max": float(max(h.size for h in loops)),
-            f"{p}/max_entropy_suppression": float(
-                np.nanmax(normal.s[:, 0].mean(0) - iso.s[:, 0].mean(0))
-            ),
-        }
+        supp = entropy_suppression(normal.s, normal.converged, iso.s, iso.converged)
+        metrics |= {f"{p}/{k}": v for k, v in supp.items()}
+        metrics[f"{p}/hysteresis_size_max"] = float(max(h.size for h in loops))
         np.savez(
             out_dir / f"iso_energy_{p}.npz",
             **{k: getattr(iso, k) for k in iso.__dataclass_fields__},

@@ -3,7 +3,8 @@ up from each reference on the fitted model, for models where BP fails or has sev
 (the shallow net). Writes ``mc_sweep.npz`` (x; per part d, d_err, energy of shape (K, 2, T)) and
 ``mc_sweep_hysteresis.png``; metrics per part: the hysteresis summary of the MC branches, where a loop
 point needs the branches apart by ``hysteresis_threshold`` and by 4 standard errors of their difference
-(no entropy: ``entropy_gap`` is NaN; ``heat_capacity`` with ``mc.tempering=true`` gives s at chosen x)."""
+(``entropy_gap``: the d-range skipped by a jump of a branch, as for BP; no entropy, so
+``branch_entropy_difference`` is NaN; ``heat_capacity`` with ``mc.tempering=true`` gives s at chosen x)."""
 
 from __future__ import annotations
 
