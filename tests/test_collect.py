@@ -47,7 +47,7 @@ def test_fused_gradient_matches_autograd():
     eps = [torch.randn(2, 30, n, dtype=torch.float64) for n in WIDTHS[1:]]
     ce = F.cross_entropy(meanfield_logits(th, x, eps).flatten(0, 1), y.flatten(), reduction="none").view(2, 30).mean(1)
     ce.sum().backward()
-    ce2, grads = meanfield_grads([t.detach() for t in th], x, y, eps)
+    ce2, grads = meanfield_grads([t.detach() for t in th], x, y, [e.transpose(1, 2) for e in eps])
     assert torch.allclose(ce, ce2, rtol=1e-12)
     for t, g in zip(th, grads):
         # forward.lrelu builds its 0.1 slope in float32, hence 1e-7 and not 1e-12 in float64

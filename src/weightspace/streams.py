@@ -129,17 +129,27 @@ def feistel(x: Tensor, rk: Sequence[Tensor], h: int) -> Tensor:
     return (left << h) | right
 
 
-def permutation(keys: Tensor, epoch: int, n: int, first_pass: Callable[..., Tensor] = feistel) -> Tensor:
+def walk(x: Tensor, rk: Sequence[Tensor], h: int, n: int, passes: int = 0) -> Tensor:
+    """pi(x), then ``passes`` cycle-walking steps v <- pi(v) wherever v >= n (branch-free, so a
+    ``torch.compile`` of it is one fused loop)."""
+    v = feistel(x, rk, h)
+    for _ in range(passes):
+        v = torch.where(v >= n, feistel(v, rk, h), v)
+    return v
+
+
+def permutation(keys: Tensor, epoch: int, n: int, first_pass: Callable[..., Tensor] = walk) -> Tensor:
     """``[E, n]`` int64: network e's data order of ``epoch``, a permutation of [0, n) by cycle walking:
     position i holds the first of pi(i), pi(pi(i)), ... inside [0, n) (Black & Rogaway 2002).
-    ``first_pass`` (e.g. a ``torch.compile`` of :func:`feistel`) computes pi of every position;
-    the few walks that leave [0, n) continue on their own."""
+    ``first_pass(x, rk, h, n)`` starts every position (:func:`walk`, or a compiled walk with a few
+    passes); the walks still outside [0, n) then continue on their own."""
     h = feistel_half_bits(n)
     rk = round_keys(keys, epoch)
-    v = first_pass(torch.arange(n, device=keys.device).expand(len(keys), n), rk, h)
-    out = v >= n
-    while bool(out.any()):
-        rows = out.nonzero()[:, 0]
-        v[out] = feistel(v[out], [k[rows, 0] for k in rk], h)
-        out = v >= n
+    v = first_pass(torch.arange(n, device=keys.device).expand(len(keys), n), rk, h, n).contiguous()
+    flat = v.view(-1)
+    idx = (flat >= n).nonzero()[:, 0]
+    while idx.numel():
+        w = feistel(flat[idx], [k[idx // n, 0] for k in rk], h)
+        flat[idx] = w
+        idx = idx[w >= n]
     return v

@@ -36,16 +36,18 @@ def train_step_(
     step: Tensor,
     x: Tensor,
     y: Tensor,
+    idx: Tensor,
     keys: Tensor,
     lr: float,
     weight_decay: float,
     trainable: tuple[bool, ...],
 ) -> Tensor:
-    """Step ``step`` (0-d int64, 0-based): the networks' noise of that step (:func:`.batches.step_noise`,
-    keys ``[E, 2]``), one noisy mean-field pass (:func:`.meanfield.meanfield_grads`) and an Adam step
-    (t = step + 1) of every trainable layer, in place; returns the per-network CE ``[E]`` before the step."""
-    eps = step_noise(keys, step, x.shape[1], [th.shape[1] for th in thetas], x.dtype)
-    ce, grads = meanfield_grads(thetas, x, y, eps)
+    """Step ``step`` (0-d int64, 0-based) on the examples ``idx [E, B]`` of ``x [P, N_0]``, ``y [P]``:
+    the networks' noise of that step (:func:`.batches.step_noise`, keys ``[E, 2]``), one noisy
+    mean-field pass (:func:`.meanfield.meanfield_grads`) and an Adam step (t = step + 1) of every
+    trainable layer, in place; returns the per-network CE ``[E]`` before the step."""
+    eps = step_noise(keys, step, idx.shape[1], [th.shape[1] for th in thetas], x.dtype)
+    ce, grads = meanfield_grads(thetas, x[idx], y[idx], eps)
     t = (step + 1).to(x.dtype)
     for th, g, m, v, train in zip(thetas, grads, ms, vs, trainable):
         if train:
