@@ -127,7 +127,7 @@ def main() -> None:
     best = sorted(range(len(ratios)), key=ratios.__getitem__)[(len(ratios) - 1) // 2] if ratios else 0
     ens = ens_rates[best] if ratios else statistics.median(ens_rates)  # the repeat of the median ratio
     for r, (a, b) in enumerate(zip(ens_rates, base_rates)):
-        print(f"repeat {r}: ensemble {a:.3f} trials/s, baseline {b:.4f} trials/s on {procs} core(s): {a / b:.2f}x per core")
+        print(f"repeat {r}: ensemble {a:.3f} trials/s, baseline {b:.4f} trials/s on {procs} core(s): {a / b:.2f}x")
     result = {
         "ratio_per_core": round(ratios[best], 3) if ratios else None,
         "ratios": [round(v, 3) for v in ratios],

@@ -24,7 +24,6 @@ from torch import Tensor
 
 from ..streams import NOISE, normals, permutation, seed_keys, walk
 
-
 WALK_PASSES = 2  # fused cycle-walking passes of the compiled data order (P = 60 000: ~6e-4 of the walks left)
 
 
