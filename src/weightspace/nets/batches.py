@@ -1,4 +1,4 @@
-"""Random streams of E networks trained at once: init, data order, noise, samples (stream version 2).
+"""Random streams of E networks trained at once: init, data order, noise, samples (stream version 3).
 
 Every random number network e consumes comes from :mod:`weightspace.streams` keyed by its own trial
 seed (``keys[e] = seed_keys(seed_e)``), so a network trains identically alone or at any position of
