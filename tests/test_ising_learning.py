@@ -213,10 +213,10 @@ def test_learning_improves_on_a_start_at_the_edge_of_stability():
     stability; Eq. 5 then runs and returns a model strictly better by fresh-start Δ, whose delta_bp
     is what independent fresh starts see, at a stable fixed point."""
     m, C = _unstable_mixture()
-    res = boltzmann_learn(m, C, optimizer="sgd", lr_J=0.005, lr_h=0.005, check_every=5, max_steps=60)
+    res = boltzmann_learn(m, C, optimizer="sgd", lr_J=0.002, lr_h=0.002, check_every=5, max_steps=30)
     assert 0 < res.rho < correlation_spectrum(m, C).values.max()
     assert res.steps > 1 and res.delta_bp < res.delta_bp_start and len(res.checks) > 1
-    assert res.radius < 0.98 and not res.fresh_disagrees
+    assert res.radius < 1.0 and not res.fresh_disagrees
     for seed in (101, 202):
         fresh = bp(res.J, res.h, seed=seed)  # the definition: default damping, N(0, 0.01²) start
         assert fresh.converged[0]

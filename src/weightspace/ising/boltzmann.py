@@ -56,8 +56,9 @@ log = logging.getLogger(__name__)
 
 MomentsFn = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 INITS = ("stable_pair", "independent_pair", "nmf", "zero")
-START_RADIUS = 0.95  # the 'stable_pair' start's BP Jacobian radius stays below this
-MAX_RADIUS = 0.98  # ... and learning's (closer to 1, fresh BP converges ever more slowly)
+START_RADIUS = 0.99  # bisection bound on the 'stable_pair' start's BP Jacobian radius ...
+LOWER, N_LOWER = 0.97, 12  # ... then ρ is lowered by this factor until BP from scratch reaches the fixed point
+MAX_RADIUS = 1.0  # learning keeps the tracked fixed point linearly stable (and reached from scratch)
 WARM_MAX_ITER = 200  # warm-started BP that needs more updates has left the tracked fixed point
 N_BISECT = 8  # bisection steps on the clipping level ρ of the 'stable_pair' start
 
@@ -137,8 +138,9 @@ def stable_pair_start(
     """Independent-pair inversion of the data (module docstring): unclipped if BP from scratch
     reaches its fixed point, else the modes of K clipped at the largest ρ ∈ [0, λ_max(K)]
     (bisection on the radius, N_BISECT steps) below max_radius. BP from fresh N(0, 0.01²) messages
-    must reach the chosen fixed point (max_i |m_i − m^d_i| ≤ agree_tol); if it does not, ρ is
-    lowered (× 0.8, up to 4 times); J = 0, h = atanh m as the last resort."""
+    must reach the chosen fixed point (max_i |m_i − m^d_i| ≤ agree_tol, within max_iter updates:
+    near radius 1 it converges ever more slowly); if it does not, ρ is lowered (× LOWER, up to
+    N_LOWER times); J = 0, h = atanh m as the last resort."""
     sp = correlation_spectrum(m_d, C_d)
 
     def level(rho: float) -> tuple[Any, float]:
@@ -161,12 +163,12 @@ def stable_pair_start(
             hi = mid
     rho = lo
     inv, radius = best if best is not None else level(lo)
-    for _ in range(5):
+    for _ in range(N_LOWER):
         fresh = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
         if _reached(fresh, m_d, agree_tol):
             return Start(inv.J, inv.h, rho=rho, radius=radius, fresh=fresh)
         log.info("stable_pair start: rho=%.3g (radius %.3f) not reached by BP from scratch", rho, radius)
-        rho = 0.8 * min(rho, float(sp.values.max()))
+        rho = LOWER * min(rho, float(sp.values.max()))
         inv, radius = level(rho)
     inv = independent_pair(m_d, C_d, shrink=0.0)
     return Start(inv.J, inv.h, rho=None, radius=0.0)
