@@ -85,7 +85,7 @@ def main() -> None:
     p.add_argument("--clusters", type=int, default=100)
     p.add_argument("--spread", type=float, default=0.5)
     p.add_argument("--samples", type=int, default=200_000)
-    p.add_argument("--max-steps", type=int, default=100)
+    p.add_argument("--max-steps", type=int, default=30)
     p.add_argument("--tol", type=float, default=0.01)
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "cupy"])
     p.add_argument("--seed", type=int, default=0)
@@ -100,7 +100,7 @@ def main() -> None:
     t0 = time.perf_counter()
     d, parts = load_moments(args)
     print(f"data: N={d.m.shape[0]} M={d.n_samples} ({time.perf_counter() - t0:.1f} s)")
-    runs = {"ours": dict(max_steps=args.max_steps, optimizer="sgd", lr_J=0.005, lr_h=0.005, check_every=5)}
+    runs = {"ours": dict(max_steps=args.max_steps, optimizer="sgd", lr_J=0.002, lr_h=0.002, check_every=5)}
     if not args.skip_baseline:
         runs["baseline"] = PAPER_BASELINE
     for part, sl in parts.items():

@@ -96,7 +96,7 @@ export PYTHONPATH=$ROOT/src${SITE:+:$SITE}
   "$PY" -c "import weightspace.apps.fit_ising, weightspace.apps.landscape, weightspace.apps.train; print('apps import')"
 } > "$OUT/env.log" 2>&1
 
-declare -A STEP_LIMITS=([gpu_tests]=240 [collect]=110 [fit]=90 [landscape]=90)
+declare -A STEP_LIMITS=([gpu_tests]=210 [collect]=150 [fit]=90 [landscape]=90)
 STEPS=()
 step() {  # step NAME CMD...: run with its limit, log to $OUT/NAME.log, record rc and seconds
   local name=$1; shift

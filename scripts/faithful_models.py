@@ -38,7 +38,7 @@ import numpy as np
 from weightspace.ensemble.configs import load_configs
 from weightspace.ising.moments import spin_moments
 from weightspace.landscape.entropy import s_upper_bound, sweep_paths
-from weightspace.landscape.hysteresis import detect_hysteresis, summarize
+from weightspace.landscape.hysteresis import detect_hysteresis, s_at_x0, summarize
 from weightspace.nets.spins import part_slice
 from weightspace.plots import plt, save_figure
 
@@ -72,7 +72,7 @@ def run_halves(args: argparse.Namespace, part: str, base: Path) -> None:
         for method in args.halves:
             run_dir = base / f"half{k}_fit_{method}"
             app("fit_ising.py", run_dir, [f"seed={args.seed}", f"moments={path}", "part=full", f"method={method}",
-                                          *extra[method]], run_dir / "model_full.npz")
+                                          *extra[method], "verify.mc=false"], run_dir / "model_full.npz")
 
 
 def run_part(args: argparse.Namespace, part: str) -> None:
@@ -127,14 +127,14 @@ def at_x(x: np.ndarray, arr: np.ndarray, value: float) -> np.ndarray:
 
 
 def bp_route(path: Path, threshold: float) -> dict[str, Any]:
-    """Numbers of one BP landscape (landscape.npz): s(x=0) on the down branch (paper: the low-d
-    branch inside a loop), d at x = 0 / −1 (down branch), hysteresis over references."""
+    """Numbers of one BP landscape (landscape.npz): s(x=0) on the low-d branch (paper, inside a loop),
+    d at x = 0 / −1 (down branch), hysteresis and entropy gap (d-range jumped) over references."""
     z = np.load(path)
     x, d, s, conv = z["x"], z["d"], z["s"], z["converged"]
     hs = summarize([detect_hysteresis(x, d[k], s[k], conv[k], threshold) for k in range(d.shape[0])])
     return {
         "x": x, "d": d, "s": s, "converged": conv,
-        "s0": _mean_std(at_x(x, s[:, 0], 0.0) / LN2), "d0": _mean_std(at_x(x, d[:, 0], 0.0)),
+        "s0": _mean_std(s_at_x0(x, d, s) / LN2), "d0": _mean_std(at_x(x, d[:, 0], 0.0)),
         "d_m1": _mean_std(at_x(x, d[:, 0], -1.0)), "unconverged": float(1 - conv.mean()),
         "d_jump": float(np.abs(np.diff(d, axis=-1)).max()), "refs": d.shape[0], **hs,
     }
@@ -199,6 +199,7 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
                      "refs": r["refs"], "s0_ln2": pm(r["s0"]) + split, "d0": pm(r["d0"]), "d_m1": pm(r["d_m1"]),
                      "loop_max": r["hysteresis_size_max"], "loop_mean": r["hysteresis_size_mean"],
                      "loop_fraction": r["loop_fraction"], "d_jump_max": r["d_jump"],
+                     "entropy_gap_max": r["entropy_gap_max"], "gap_fraction": r["entropy_gap_fraction"],
                      "unconverged": r["unconverged"]})
         for b, ls in ((0, "-"), (1, "--")):
             ax_d.plot(r["x"], r["d"][:, b].mean(axis=0), ls, color=color,
@@ -221,7 +222,8 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
                      "s0_ln2": (pm(hc0["s"]) + f" (MC err {hc0['s_err_max']:.3f}, {hc0['refs']} refs)") if hc0 else "",
                      "d0": pm(r["d0"]), "d_m1": pm(r["d_m1"]), "loop_max": r["hysteresis_size_max"],
                      "loop_mean": r["hysteresis_size_mean"], "loop_fraction": r["loop_fraction"],
-                     "d_jump_max": r["d_jump"], "unconverged": 0.0})
+                     "d_jump_max": r["d_jump"], "entropy_gap_max": r["entropy_gap_max"],
+                     "gap_fraction": r["entropy_gap_fraction"], "unconverged": 0.0})
         for b, ls in ((0, "-"), (1, "--")):
             ax_d.plot(r["x"], r["d"][:, b].mean(axis=0), ls, color=color,
                       label=f"(c) MC sweep {sweeps}/x" if b == 0 else None)

@@ -7,7 +7,7 @@ low-energy references from the subsample (energy quantiles 0-0.10 under that fit
 ``landscape.py`` does), sweep x from +3 to -3 and back by BP (conf/analysis/entropy.yaml plus
 ``--landscape`` overrides) and record the hysteresis summary. Then fit L(M) = a + b ln M and
 L(M) = a - b/M to the loop sizes (max and mean over references), bootstrap over replicates, and
-report the M at which each law reaches ``--level`` and its loop at ``--m-target`` (the paper's
+report the M at which each law crosses ``--level`` and its loop at ``--m-target`` (the paper's
 500 000); see ``weightspace.experiments.loop_vs_m``.
 
     PYTHONPATH=src .venv/bin/python scripts/loop_vs_m.py outputs/ensembles/shallow_shallow_20_10 \
@@ -152,7 +152,8 @@ def summary(rows: list[dict[str, Any]], ext: dict[str, dict[str, Extrapolation]]
     }
     fits = {metric: {law: {"a": float(e.coef[0]), "b": float(e.coef[1]), "M_cross": e.m_cross,
                            "M_cross_q16_50_84": e.m_cross_q, "L_at_target": e.l_target,
-                           "L_at_target_q16_50_84": e.l_target_q, "reach_fraction": e.reach_fraction,
+                           "L_at_target_q16_50_84": e.l_target_q, "cross_fraction": e.cross_fraction,
+                           "rising_fraction": e.rising_fraction,
                            "rms_residual": e.rms_residual}
                      for law, e in d.items()}
             for metric, d in ext.items()}
@@ -212,7 +213,8 @@ def main() -> None:
     for metric, d in ext.items():
         for law, e in d.items():
             print(f"{metric:>20} {law}: a={e.coef[0]:.4f} b={e.coef[1]:.4g}  M*(L={args.level}) = {e.m_cross:.4g} "
-                  f"[16-84%: {e.m_cross_q[0]:.3g}, {e.m_cross_q[2]:.3g}; reached in {e.reach_fraction:.0%}]  "
+                  f"[16-84%: {e.m_cross_q[0]:.3g}, {e.m_cross_q[2]:.3g}; crossed in {e.cross_fraction:.0%}, "
+                  f"rising in {e.rising_fraction:.0%}]  "
                   f"L({args.m_target:.0f}) = {e.l_target:.3f} [{e.l_target_q[0]:.3f}, {e.l_target_q[2]:.3f}]")
     print(f"written: {csv_path}, {out / 'summary.json'}, {png}")
 

@@ -1,5 +1,7 @@
 """fit_ising.py end to end on a small planted model: store -> moments -> fit -> model files."""
 
+import json
+
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
@@ -164,3 +166,18 @@ def test_external_moments_and_malformed_file(make_cfg, tmp_path):
     cfg = make_cfg("fit_ising", [f"moments={tmp_path / 'bad.npz'}", "logger=none"])
     with pytest.raises(ValueError, match="bad.npz"):
         run(cfg)
+
+
+def test_pseudolikelihood_sparsity_paths(make_cfg, tmp_path, store_dir):
+    """lambda path and M path: sparsity 1 at lambda = lambda_max (both penalties), rising with lambda."""
+    path, _, _ = store_dir
+    cfg = make_cfg("fit_ising", ["method=pseudolikelihood", "part=full", f"ensemble={path}", "logger=none",
+                                 "verify.mc=false", f"arch.widths={WIDTHS}", "pseudolikelihood.lam=0.3",
+                                 "pseudolikelihood.lam_path=[0.01,0.3,1.01]", "pseudolikelihood.m_path=[2000]",
+                                 "pseudolikelihood.max_configs=5000"])
+    run(cfg)
+    res = json.loads((tmp_path / "pl_sparsity_path.json").read_text())
+    for p in res.values():
+        assert p["by_lam"][-1] == 1.0 and p["by_lam"][0] <= p["by_lam"][1] < 1.0
+        assert p["sizes"] == [2000, 5000] and p["by_m"][-1] == p["by_lam"][1]
+    assert (tmp_path / "pl_sparsity_path.png").is_file()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from test_standin_apps import fitted_models, smoke_fit, smoke_function_space, smoke_landscape, smoke_layer_overlap
 
-from weightspace.backend import CounterRNG, gpu_available, to_numpy
+from weightspace.backend import CounterRNG, counter_uniforms, gpu_available, to_numpy
 from weightspace.ising import sampler
 from weightspace.ising.bp import bp, bp_multistart
 from weightspace.ising.exact import exact_moments
@@ -46,8 +46,9 @@ def spins(seed, shape):
 
 
 def test_gpu_counter_rng_is_bit_identical(cp):
+    np.testing.assert_array_equal(to_numpy(counter_uniforms(cp, 12345, 10**12, 60000)),
+                                  counter_uniforms(np, 12345, 10**12, 60000))
     g, ref = CounterRNG(cp, 7), CounterRNG(np, 7)
-    np.testing.assert_array_equal(to_numpy(g.bits((300, 200))), ref.bits((300, 200)))
     np.testing.assert_array_equal(to_numpy(g.random(1000)), ref.random(1000))
     np.testing.assert_array_equal(to_numpy(g.integers(0, 17, size=1000)), ref.integers(0, 17, size=1000))
     np.testing.assert_allclose(to_numpy(g.standard_normal(1000)), ref.standard_normal(1000), rtol=1e-12, atol=1e-12)
@@ -131,6 +132,15 @@ def test_gpu_tempering_and_solution_mc_match_numpy(cp):
     kw = dict(n_replicas=2, weights="binary", anneal_sweeps=5, max_sweeps=30, sample_sweeps=3, n_snapshots=2, seed=2)
     ra, rb = smc.run_solution_mc(cp.asarray(x), cp.asarray(y), 2, **kw), smc.run_solution_mc(x, y, 2, **kw)
     assert (ra.solved == rb.solved).mean() >= 0.75
+
+
+def test_gpu_store_pack_unpack_matches_numpy(cp):
+    from weightspace.ensemble.store import pack, unpack
+
+    spins = np.where(np.random.default_rng(12).random((4, 3, 675)) < 0.5, 1, -1).astype(np.int8)
+    packed = pack(cp.asarray(spins))
+    np.testing.assert_array_equal(to_numpy(packed), pack(spins))
+    np.testing.assert_array_equal(to_numpy(unpack(packed, 675)), spins)
 
 
 def test_gpu_fit_app(cp, tmp_path):

@@ -17,6 +17,7 @@ from weightspace.ising.moments import (
     three_spin_moments,
 )
 from weightspace.ising.stability import bp_jacobian_radius, message_jacobian, message_update
+from weightspace.ising.threespin import compare_three_spin, connected_from_raw, fraction_within, triple_correlations
 
 
 def _tree(n: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
@@ -299,3 +300,18 @@ def test_bp_jacobian_matches_finite_differences() -> None:
     assert bp_jacobian_radius(J, M) == pytest.approx(dense, rel=1e-6)
     damped = np.abs(np.linalg.eigvals(0.5 * np.eye(len(edges)) + 0.5 * fd)).max()
     assert bp_jacobian_radius(J, M, damping=0.5) == pytest.approx(damped, rel=1e-6)
+
+
+def test_three_spin_connected_from_raw_matches_direct_centring() -> None:
+    """compare_three_spin reports raw and connected agreement over the same triples; the connected
+    correlations it derives from the raw ones equal those of the centred samples."""
+    rng = np.random.default_rng(9)
+    X = np.where(rng.random((500, 7)) < 0.7, 1.0, -1.0)
+    Y = np.where(rng.random((400, 7)) < 0.6, 1.0, -1.0)
+    raw = triple_correlations(X, "raw")
+    np.testing.assert_allclose(connected_from_raw(raw, X), triple_correlations(X, "connected"), atol=1e-12)
+    cmp = compare_three_spin(X, Y, n_spins=7, kind="raw", eps=[0.015, 0.05])
+    for kind in ("raw", "connected"):
+        want = fraction_within(triple_correlations(X, kind), triple_correlations(Y, kind), [0.015, 0.05])
+        np.testing.assert_allclose(cmp.fractions[kind], want)
+    np.testing.assert_allclose(cmp.fraction, cmp.fractions["raw"])

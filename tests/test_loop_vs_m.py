@@ -35,7 +35,8 @@ def test_inverse_law_saturates():
     assert np.allclose(coef, [0.25, 100.0])
     assert crossing(coef, 0.2, "inv") == pytest.approx(2000.0)
     assert crossing(coef, 0.3, "inv") == math.inf  # above the plateau: never
-    assert crossing(np.array([0.1, -1.0]), 0.2, "log") == math.inf  # shrinking loop: never
+    assert crossing(np.array([1.0, -0.1]), 0.2, "log") == pytest.approx(math.exp(8.0))  # shrinking: falls below
+    assert crossing(np.array([0.1, 0.0]), 0.2, "log") == math.inf  # flat below the level: never
 
 
 def test_bootstrap_without_noise_has_no_spread_and_noise_widens_it():
@@ -44,7 +45,7 @@ def test_bootstrap_without_noise_has_no_spread_and_noise_widens_it():
     e = bootstrap_law(M, L, "log", n_boot=50, grid=grid)
     assert np.allclose(e.band, -0.3 + 0.05 * np.log(grid))  # every draw refits the same exact line
     assert e.m_cross_q[0] == pytest.approx(e.m_cross_q[2]) == pytest.approx(math.exp(10.0))
-    assert e.reach_fraction == 1.0 and e.rms_residual < 1e-12
+    assert e.cross_fraction == 1.0 and e.rising_fraction == 1.0 and e.rms_residual < 1e-12
     noisy = L + np.random.default_rng(0).normal(0, 0.01, L.size)
     f = bootstrap_law(M, noisy, "log", n_boot=200, seed=1)
     assert f.m_cross_q[0] < f.m_cross < f.m_cross_q[2]

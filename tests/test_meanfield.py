@@ -22,7 +22,7 @@ def test_gradient_matches_finite_differences():
     thetas = [t.double().requires_grad_() for t in init_fields(widths, [7], 0.8)]
     x = torch.randn(1, 5, 4, dtype=torch.float64)
     y = torch.randint(0, 2, (1, 5))
-    eps = step_noise(seed_keys([1]), 0, 5, widths[1:], torch.float64)  # quenched noise
+    eps = [e.transpose(1, 2) for e in step_noise(seed_keys([1]), 0, 5, widths[1:], torch.float64)]  # quenched noise
     _loss(thetas, x, y, eps).backward()
     h = 1e-6
     for th in thetas:

@@ -4,8 +4,9 @@ On a GPU every array operation is a kernel launch (~5-10 µs) and every device -
 synchronisation that stalls the queue; these tests pin how the counts scale, with no timing:
 - Ising sampler (sample / temper): no host sync and no host -> device copy inside the sweep loop
   (syncs and copies of a run do not grow with the number of sweeps); launches per sweep do not depend
-  on the number of chains, and with the array twin of the block loop grow as <= 3 per spin plus a
-  bounded number per block of 64 spins (with the fused CUDA kernel: only the per-block part);
+  on the number of chains (up to the amortised refills of the random pool, a few launches each), and
+  with the array twin of the block loop grow as <= 3 per spin plus a bounded number per block of
+  64 spins (with the fused CUDA kernel: only the per-block part);
 - solution-space MC: <= 2 host syncs per sweep whatever N and the number of chains; launches per
   sweep do not depend on the number of chains (every chain moves in the same array operations);
 - belief propagation: <= 1 host sync and <= 1 host -> device copy per update, launches per update
@@ -60,7 +61,9 @@ def test_standin_sampler_launches_per_sweep(standin, n):
     J, h = _model(standin, n)
     per = {R: _per_sweep(standin, lambda s, R=R: sampler.sample(J, h, n_chains=R, n_sweeps=s, burn_in=0))["launches"]
            for R in (2, 32)}
-    assert per[2] == per[32]  # chains are batched: cost per sweep independent of their number
+    # chains are batched: cost per sweep independent of their number, up to the random pool's refills
+    # (a few launches each, which come after a number of sweeps that depends on the draw sizes)
+    assert abs(per[2] - per[32]) <= 4, per
     blocks = math.ceil(n / sampler._BLOCK)
     assert per[2] <= 3 * n + 20 * blocks + 60, per
     assert per[2] - 3 * n <= 20 * blocks + 60  # what remains with the fused block kernel
@@ -102,7 +105,7 @@ def test_standin_solution_mc_launches_independent_of_chains(standin):
         state = smc.init_state(x, y, 3, weights="binary", rng=rng)
         beta = standin.full(b, 2.0)
         launches[b] = _cost(standin, lambda s=state, be=beta, r=rng: smc.sweep(s, be, r))["launches"]
-    assert launches[1] == launches[8], launches
+    assert abs(launches[1] - launches[8]) <= 8, launches  # up to refills of the random pool
 
 
 def _bp_cost(standin, n: int, batch: int, iters: int) -> dict[str, int]:

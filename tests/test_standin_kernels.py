@@ -64,6 +64,18 @@ def test_counter_rng_same_numbers_on_every_backend(xp):
     assert not np.array_equal(CounterRNG(np, 12).random(8), CounterRNG(np, 11).random(8))
 
 
+def test_counter_rng_pool_does_not_change_the_stream(xp):
+    """Draws of any sizes are consecutive slices of one stream: the pool (refilled and grown as it
+    runs out) hands out exactly the counters a direct computation would."""
+    from weightspace.backend import counter_uniforms
+
+    g = CounterRNG(xp, 5)
+    sizes = [1, 7, 4000, 3, 5000, 20000, 2, (30, 40), 70000, 9]
+    got = np.concatenate([host(g.random(s)).ravel() for s in sizes])
+    np.testing.assert_array_equal(got, host(counter_uniforms(xp, g.key, 0, got.size)))
+    assert g.counter == got.size
+
+
 # ---------------------------------------------------------------- BP, exact, inverse, moments
 
 
@@ -370,3 +382,14 @@ def test_trained_layer_sensitivity_same_seed_same_numbers(xp):
     b = layer_sensitivity(configs, widths, x, y, [0.0, 0.3], n_draws=3, seed=1, backend="numpy")
     np.testing.assert_allclose(a.eps, b.eps, atol=1e-7)
     np.testing.assert_array_equal(a.eps[:, 0], 0.0)
+
+
+def test_bp_jacobian_radius_on_backend(xp):
+    from weightspace.ising.stability import bp_jacobian_radius
+
+    J, h = model(12, 0.2, 0.2, 28)
+    r = bp(*on(xp, J, h), tol=1e-10)
+    rho = bp_jacobian_radius(xp.asarray(J), r.messages)
+    base = bp_jacobian_radius(J, bp(J, h, tol=1e-10).messages)
+    assert isinstance(rho, float) and 0.0 < rho < 1.0  # weak couplings: a stable fixed point
+    assert rho == pytest.approx(base, abs=1e-9)

@@ -96,35 +96,53 @@ def _splitmix(z: Any) -> Any:
     return z ^ (z >> np.uint64(31))
 
 
+def counter_uniforms(xp: ModuleType, key: int, start: int, n: int) -> Any:
+    """Uniforms u_c ∈ [0, 1) of counters c = start .. start+n-1 of stream ``key``: the top 53 bits of the
+    SplitMix64 output z_c = mix(key + (c + 1)·φ), times 2^-53 (integer arithmetic and one exact
+    conversion: the same bits on every device)."""
+    c = xp.arange(start + 1, start + n + 1, dtype=xp.uint64)
+    z = _splitmix(c * _GOLDEN + np.uint64(key))
+    return (z >> np.uint64(11)).astype(xp.float64) * 2.0**-53
+
+
 class CounterRNG:
     """Counter-based random numbers on ``xp``'s device, identical on NumPy and CuPy.
 
-    Draw k of stream ``seed`` is the 64-bit SplitMix64 output z_k = mix(key + (k + 1)·φ), φ the
-    golden-ratio constant, key = mix(seed); uniforms are u = ⌊z/2^11⌋·2^-53 ∈ [0, 1). Only integer
-    arithmetic (mod 2^64) and an exact int→float conversion are involved, so the bits do not depend
-    on the device; every call is a fixed number of array operations whatever its size, and the
-    state is a host integer (no device sync). Method names follow NumPy's Generator.
+    Uniform number c of stream ``seed`` is :func:`counter_uniforms` with key = mix(seed); each draw
+    takes the next counters in order, so the numbers do not depend on the device or on how draws
+    are sized. They are generated ahead into a pool (4 Ki uniforms at first, doubling to 1 Mi), so
+    that a small draw is a slice of it: no kernel launch for a uniform, a few for the other
+    distributions, and the state is a host integer (no device sync). Method names follow
+    NumPy's Generator.
     """
+
+    POOL_MIN, POOL_MAX = 1 << 12, 1 << 20
 
     def __init__(self, xp: ModuleType, seed: int | None) -> None:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.xp = xp
         self.key = int(_splitmix(np.array([int(seed) % 2**64], dtype=np.uint64))[0])
-        self.counter = 0
+        self.counter = 0  # the next counter handed out
+        self._pool: Any = None
+        self._pool_start = 0
+        self._pool_size = self.POOL_MIN
 
-    def bits(self, size: Any) -> Any:
-        """Raw uint64 draws of shape ``size``."""
-        shape = (size,) if np.ndim(size) == 0 else tuple(size)
-        n = math.prod(shape)
-        xp = self.xp
-        k = xp.arange(self.counter + 1, self.counter + n + 1, dtype=xp.uint64)
-        self.counter += n
-        return _splitmix(k * _GOLDEN + np.uint64(self.key)).reshape(shape)
+    def _uniforms(self, n: int) -> Any:
+        """The next n uniforms (1-D; a view into the pool)."""
+        end = self.counter + n
+        if self._pool is None or end > self._pool_start + self._pool.size:
+            self._pool = counter_uniforms(self.xp, self.key, self.counter, max(n, self._pool_size))
+            self._pool_start = self.counter
+            self._pool_size = min(2 * self._pool_size, self.POOL_MAX)
+        off = self.counter - self._pool_start
+        self.counter = end
+        return self._pool[off : off + n]
 
     def random(self, size: Any) -> Any:
-        """Uniform in [0, 1), float64."""
-        return (self.bits(size) >> np.uint64(11)).astype(self.xp.float64) * 2.0**-53
+        """Uniform in [0, 1), float64, shape ``size``."""
+        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+        return self._uniforms(math.prod(shape)).reshape(shape)
 
     random_sample = random
 

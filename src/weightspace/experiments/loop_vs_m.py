@@ -7,14 +7,16 @@ store) for several M. Two growth laws are fitted by least squares to the (M, L) 
   ``log``:  L(M) = a + b ln M            (unbounded, logarithmic growth)
   ``inv``:  L(M) = a − b / M             (saturating at a = L(∞))
 
-and each is inverted for the ensemble size at which the loop reaches a level L*:
+and each is inverted for the ensemble size at which the loop crosses a level L*:
 
-  ``log``:  M* = exp((L* − a) / b)        (b > 0, else never: +inf)
-  ``inv``:  M* = b / (a − L*)             (a > L* and b > 0, else never: +inf)
+  ``log``:  M* = exp((L* − a) / b)        (b ≠ 0, else never: +inf)
+  ``inv``:  M* = b / (a − L*)             (when positive, else never: +inf)
 
-The uncertainty is a bootstrap over subsamples: each draw resamples, within every M, its R
-replicates with replacement, refits and re-inverts; quantiles of the draws give the interval (a
-draw that never reaches L* counts as M* = +inf, so an upper quantile may be infinite).
+In both laws the loop grows with M when b > 0 (then L > L* for M > M*) and shrinks when b < 0
+(then L > L* for M < M*). The uncertainty is a bootstrap over subsamples: each draw resamples,
+within every M, its R replicates with replacement, refits and re-inverts; quantiles of the draws
+give the interval (a draw that never crosses L* counts as M* = +inf, so an upper quantile may be
+infinite), and the share of draws with b > 0 says how sure the direction is.
 """
 
 from __future__ import annotations
@@ -54,15 +56,16 @@ def predict(coef: np.ndarray, M: np.ndarray | float, law: str) -> np.ndarray:
 
 
 def crossing(coef: np.ndarray, level: float, law: str) -> float:
-    """The M at which the fitted law reaches ``level`` (module docstring); +inf if it never does."""
+    """The M at which the fitted law crosses ``level`` (module docstring); +inf if it never does."""
     a, b = float(coef[0]), float(coef[1])
-    if b <= 0:
-        return float("inf")
     if law == "log":
+        if b == 0:
+            return float("inf")
         with np.errstate(over="ignore"):
             return float(np.exp((level - a) / b))
     if law == "inv":
-        return float(b / (a - level)) if a > level else float("inf")
+        m = b / (a - level) if a != level else float("inf")
+        return float(m) if m > 0 else float("inf")
     raise ValueError(f"law={law!r}: choose one of {LAWS}")
 
 
@@ -70,7 +73,8 @@ def crossing(coef: np.ndarray, level: float, law: str) -> float:
 class Extrapolation:
     """One growth law fitted to all points, and its bootstrap: coefficients (a, b), the crossing
     M* of ``level`` and the loop at ``m_target``, each with the bootstrap median and the
-    (``q_lo``, ``q_hi``) quantiles; ``reach_fraction`` = the share of draws that reach ``level``."""
+    (``q_lo``, ``q_hi``) quantiles; ``cross_fraction`` = the share of draws that cross ``level`` at
+    some M > 0, ``rising_fraction`` = the share in which the loop grows with M (b > 0)."""
 
     law: str
     coef: np.ndarray
@@ -78,7 +82,8 @@ class Extrapolation:
     l_target: float
     m_cross_q: tuple[float, float, float]
     l_target_q: tuple[float, float, float]
-    reach_fraction: float
+    cross_fraction: float
+    rising_fraction: float
     rms_residual: float
     band: np.ndarray  # (3, G): bootstrap quantiles (q_lo, median, q_hi) of L on the ``grid`` given
 
@@ -102,11 +107,13 @@ def bootstrap_law(
     groups = [np.flatnonzero(M == m) for m in np.unique(M)]
     rng = np.random.default_rng(seed)
     grid = np.atleast_1d(m_target if grid is None else grid).astype(float)
-    cross, target, curves = np.empty(n_boot), np.empty(n_boot), np.empty((n_boot, grid.size))
+    cross, target, slope = np.empty(n_boot), np.empty(n_boot), np.empty(n_boot)
+    curves = np.empty((n_boot, grid.size))
     for k in range(n_boot):
         idx = np.concatenate([rng.choice(g, size=g.size, replace=True) for g in groups])
         c = fit_law(M[idx], L[idx], law)
-        cross[k], target[k], curves[k] = crossing(c, level, law), predict(c, m_target, law)[0], predict(c, grid, law)
+        cross[k], target[k], slope[k] = crossing(c, level, law), predict(c, m_target, law)[0], c[1]
+        curves[k] = predict(c, grid, law)
     q = (quantiles[0], 0.5, quantiles[1])
     return Extrapolation(
         law=law,
@@ -115,7 +122,8 @@ def bootstrap_law(
         l_target=float(predict(coef, m_target, law)[0]),
         m_cross_q=tuple(float(v) for v in np.quantile(cross, q, method="inverted_cdf")),  # no inf − inf
         l_target_q=tuple(float(v) for v in np.quantile(target, q, method="inverted_cdf")),
-        reach_fraction=float(np.isfinite(cross).mean()),
+        cross_fraction=float(np.isfinite(cross).mean()),
+        rising_fraction=float((slope > 0).mean()),
         rms_residual=float(np.sqrt(np.mean((predict(coef, M, law) - L) ** 2))),
         band=np.quantile(curves, q, axis=0),
     )

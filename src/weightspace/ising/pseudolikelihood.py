@@ -15,6 +15,20 @@ the coupling gradient is dL_i/dW_ij = -(C_ij - m_i m_j), so
 
 Symmetrisation J = (W + W^T)/2; h_i comes from regression i.
 
+Standardised features (``standardize=True``), as Boyd's ``l1_logreg_train -s`` that the authors
+ran (with ``-r``: lambda relative to lambda_max). What ``-s`` does, read in l1_logreg 0.8's source
+(``l1_logreg_train``: ``standardize_data`` replaces each feature by x~_j = (x_j - mu_j)/sigma_j, the
+penalty lambda sum_j |w~_j| acts on the standardised coefficients, and the returned coefficients
+are w~_j / sigma_j with the intercept shifted by -mu . w): in the original units the penalty on
+coupling W_ij is weighted by the spread of spin j, pen_i sigma_j |W_ij| with
+sigma_j = sqrt(1 - m_j^2), and lambda_max becomes
+
+    lam_max_i = max_{j != i} |C_ij - m_i m_j| / sigma_j.
+
+Couplings to strongly magnetised spins (small sigma_j) are penalised less; lambda_max grows. (Their
+logistic loss is ln(1 + e^{-b z}) with z = v + w.x, so w = 2 W; the penalty's zero threshold is the
+same in both units.) Frozen spins (sigma_j = 0) do not enter lambda_max.
+
 Solver: all N regressions together, as one matrix problem (proximal Newton-type).
 Regressors are centred (x = s - m, intercept b_i = h_i + sum_j W_ij m_j). The Hessian of
 regression i in the couplings, (1/M) X^T diag(sech^2 H_i) X, is approximated by c_i Sigma
@@ -40,6 +54,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from weightspace.backend import array_module
@@ -50,7 +65,8 @@ class PLResult:
     """Fitted model and diagnostics of :func:`fit_pseudolikelihood`.
 
     J (N, N) symmetric with zero diagonal; h (N,); W (N, N) the unsymmetrised couplings
-    (row i from regression i); lambda_max (N,); lam the fraction used; sparsity the fraction
+    (row i from regression i); lambda_max (N,); lam the fraction used; standardize (penalty
+    weights sigma_j, module docstring); sparsity the fraction
     of pairs i<j with J_ij = 0; sparsity_rows the fraction of off-diagonal W_ij = 0;
     converged (KKT violation <= tol); kkt the final violation; kkt_history, objective_history
     (sum_i of penalised objectives) per outer iteration; n_iter; line_search_failures the
@@ -63,6 +79,7 @@ class PLResult:
     W: Any
     lambda_max: Any
     lam: float
+    standardize: bool
     sparsity: float
     sparsity_rows: float
     converged: bool
@@ -89,21 +106,22 @@ def kkt_violation(gW: Any, gb: Any, W: Any, pen: Any) -> float:
     """Largest optimality residual of the N penalised regressions (0 exactly at the optimum).
 
     Couplings: the proximal-gradient residual W_ij - soft(W_ij - g_ij, pen_i), i.e.
-    max(|g_ij| - pen_i, 0) at W_ij = 0 and |g_ij + pen_i sign W_ij| away from zero; fields |g_b,i|.
+    max(|g_ij| - pen_ij, 0) at W_ij = 0 and |g_ij + pen_ij sign W_ij| away from zero; fields |g_b,i|.
+    ``pen`` (N,) per regression or (N, N) per coupling.
     """
     xp = array_module(W)
-    r = _zero_diag(W - _soft(W - gW, pen[:, None]))
+    r = _zero_diag(W - _soft(W - gW, pen if pen.ndim == 2 else pen[:, None]))
     return float(max(float(xp.abs(r).max()), float(xp.abs(gb).max())))
 
 
 def _lasso_step(ghat: Any, W: Any, Sigma: Any, lamhat: Any, lip: float, n_iter: int) -> Any:
-    """argmin_V sum_i [ghat_i.(V-W)_i + 1/2 (V-W)_i Sigma (V-W)_i + lamhat_i |V_i|_1], V_ii = 0.
+    """argmin_V sum_i [ghat_i.(V-W)_i + 1/2 (V-W)_i Sigma (V-W)_i + sum_j lamhat_ij |V_ij|], V_ii = 0.
 
     FISTA with gradient-based restart, step 1/lip (lip >= largest eigenvalue of Sigma).
     """
     xp = array_module(W)
     V, Y, t = W.copy(), W.copy(), 1.0
-    thr = lamhat[:, None] / lip
+    thr = lamhat / lip
     for _ in range(n_iter):
         V_new = _zero_diag(_soft(Y - (ghat + (Y - W) @ Sigma) / lip, thr))
         step = V_new - V
@@ -186,6 +204,7 @@ def fit_pseudolikelihood(
     inner_iter: int = 300,
     dtype: Any = None,
     progress: bool = False,
+    standardize: bool = False,
 ) -> PLResult:
     """Fit (J, h) to ±1 configurations (M, N) by l1-penalised pseudolikelihood (App. E).
 
@@ -193,7 +212,8 @@ def fit_pseudolikelihood(
     stops when the KKT residual is <= ``tol`` or after ``max_iter`` outer steps. The residual
     is in units of the gradient (a correlation), whose sampling noise is ~1/sqrt(M)
     (3e-3 at M = 1e5): the default 1e-3 is well inside it.
-    ``dtype`` of the big arrays, float32 by default.
+    ``dtype`` of the big arrays, float32 by default. ``standardize``: penalty weighted as
+    ``l1_logreg -s`` (module docstring).
     """
     xp = array_module(configs)
     dtype = xp.float32 if dtype is None else dtype
@@ -210,8 +230,12 @@ def fit_pseudolikelihood(
     Xc = X - m.astype(dtype)
     Sigma = (Xc.T @ Xc).astype(xp.float64) / M
     off = _zero_diag(Sigma.copy())
-    lam_max = xp.abs(off).max(axis=1)
+    spread = xp.sqrt(xp.maximum(1.0 - m * m, 0.0)) if standardize else xp.ones(N)
+    weight = xp.where(spread > 0, 1.0 / xp.where(spread > 0, spread, 1.0), 0.0)  # 1/sigma_j; 0: frozen
+    lam_max = (xp.abs(off) * weight[None, :]).max(axis=1)
     pen = lam * lam_max
+    # penalty per coupling pen_i sigma_j (a frozen spin's regressor is 0: its couplings stay 0 anyway)
+    P = pen[:, None] * xp.where(spread > 0, spread, 1.0)[None, :]
     lip = float(xp.linalg.eigvalsh(Sigma)[-1])
     rounding = 4.0 * float(xp.finfo(dtype).eps)
     n_frozen = int(xp.sum(xp.abs(m) >= 1.0))
@@ -227,8 +251,8 @@ def fit_pseudolikelihood(
     kkt_hist, obj_hist, failures, converged, it = [], [], 0, False, 0
     bar = tqdm(total=max_iter, desc="pseudolikelihood", disable=not progress)
     for it in range(max_iter + 1):
-        kkt = kkt_violation(gW, gb, W, pen)
-        F_old = loss + pen * xp.abs(W).sum(axis=1)
+        kkt = kkt_violation(gW, gb, W, P)
+        F_old = loss + (P * xp.abs(W)).sum(axis=1)
         kkt_hist.append(kkt)
         obj_hist.append(float(F_old.sum()))
         bar.set_postfix(kkt=f"{kkt:.2e}")
@@ -236,10 +260,9 @@ def fit_pseudolikelihood(
             converged = kkt <= tol
             break
         cc = xp.maximum(c, 1e-3)
-        V = _lasso_step(gW / cc[:, None], W, Sigma, pen / cc, lip, inner_iter)
+        V = _lasso_step(gW / cc[:, None], W, Sigma, P / cc[:, None], lip, inner_iter)
         D, db = V - W, -gb / cc
-        delta = (gW * D).sum(axis=1) + gb * db + pen * (xp.abs(V).sum(axis=1)
-                                                         - xp.abs(W).sum(axis=1))
+        delta = (gW * D).sum(axis=1) + gb * db + (P * (xp.abs(V) - xp.abs(W))).sum(axis=1)
         dH = Xc @ D.T.astype(dtype)
         dH += db.astype(dtype)
         # first trial step: 1-D Newton along D, t = -delta / (d^2 L / dt^2), in [1e-3, 2]
@@ -253,7 +276,7 @@ def fit_pseudolikelihood(
             xp.multiply(dH, step.astype(dtype), out=Ht)
             Ht += H
             lt = obj.loss(Ht)
-            Ft = lt + pen * xp.abs(W + step[:, None] * D).sum(axis=1)
+            Ft = lt + (P * xp.abs(W + step[:, None] * D)).sum(axis=1)
             ok = (~accepted) & (Ft <= F_old + 1e-4 * step * delta + slack)
             new_loss = xp.where(ok, lt, new_loss)
             accepted |= ok
@@ -275,13 +298,13 @@ def fit_pseudolikelihood(
     # Damped steps leave entries that the step zeroed at (1 - t) of their value: set those
     # with |W_ij| <= tol that satisfy the zero condition |g_ij| <= pen_i to exactly zero,
     # rebuild H from (W, b) and check optimality again at the final point.
-    snap = (W != 0) & (xp.abs(W) <= tol) & (xp.abs(gW) <= pen[:, None])
+    snap = (W != 0) & (xp.abs(W) <= tol) & (xp.abs(gW) <= P)
     if bool(snap.any()):
         W[snap] = 0.0
         H = (Xc @ W.T.astype(dtype)) + b.astype(dtype)
         b += obj.refit_fields(H)
         gW, gb, c = obj.gradient(H)
-        kkt_hist.append(kkt_violation(gW, gb, W, pen))
+        kkt_hist.append(kkt_violation(gW, gb, W, P))
         converged = kkt_hist[-1] <= tol
     J = 0.5 * (W + W.T)
     iu = xp.triu_indices(N, k=1)
@@ -291,6 +314,7 @@ def fit_pseudolikelihood(
         W=W,
         lambda_max=lam_max,
         lam=float(lam),
+        standardize=standardize,
         sparsity=float(xp.mean(J[iu] == 0)),
         sparsity_rows=float((xp.sum(W == 0) - N) / (N * (N - 1))),
         converged=converged,
@@ -302,3 +326,34 @@ def fit_pseudolikelihood(
         kkt_history=kkt_hist,
         objective_history=obj_hist,
     )
+
+
+@dataclass
+class SparsityPath:
+    """Sparsity (fraction of J_ij = 0, i<j) of l1 pseudolikelihood fits: ``by_lam`` (L,) at the
+    fractions ``lams`` on all configurations; ``by_m`` (K,) at ``lam`` on random subsets of ``sizes``
+    configurations."""
+
+    lams: list
+    by_lam: list
+    sizes: list
+    by_m: list
+    lam: float
+    standardize: bool
+
+
+def sparsity_path(
+    configs: Any, lams: list, sizes: list, lam: float, *, standardize: bool = False, seed: int = 0, **fit_kw: Any
+) -> SparsityPath:
+    """The lambda path (sparsity vs lambda on all M configurations) and the M-dependence (sparsity at
+    ``lam`` on random subsets of each size in ``sizes`` that is < M, then all M)."""
+    xp = array_module(configs)
+    by_lam = [fit_pseudolikelihood(configs, lam=float(a), standardize=standardize, **fit_kw).sparsity for a in lams]
+    M = configs.shape[0]
+    rng = np.random.default_rng(seed)
+    sizes = [int(k) for k in sizes if int(k) < M] + [M]
+    by_m = []
+    for k in sizes:
+        sub = configs if k == M else configs[xp.asarray(np.sort(rng.choice(M, size=k, replace=False)))]
+        by_m.append(fit_pseudolikelihood(sub, lam=lam, standardize=standardize, **fit_kw).sparsity)
+    return SparsityPath(list(map(float, lams)), by_lam, sizes, by_m, float(lam), standardize)

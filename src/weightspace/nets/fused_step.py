@@ -15,6 +15,8 @@ from .batches import step_noise
 from .meanfield import meanfield_grads
 
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam defaults
+# inductor's runtime checks of a step whose shapes and indices are fixed by construction (~8% of a CPU step)
+_OPTIONS = {k: False for k in ("size_asserts", "alignment_asserts", "scalar_asserts", "assert_indirect_indexing")}
 
 
 def adam_(theta: Tensor, grad: Tensor, m: Tensor, v: Tensor, t: Tensor, lr: float, weight_decay: float) -> None:
@@ -36,16 +38,18 @@ def train_step_(
     step: Tensor,
     x: Tensor,
     y: Tensor,
+    idx: Tensor,
     keys: Tensor,
     lr: float,
     weight_decay: float,
     trainable: tuple[bool, ...],
 ) -> Tensor:
-    """Step ``step`` (0-d int64, 0-based): the networks' noise of that step (:func:`.batches.step_noise`,
-    keys ``[E, 2]``), one noisy mean-field pass (:func:`.meanfield.meanfield_grads`) and an Adam step
-    (t = step + 1) of every trainable layer, in place; returns the per-network CE ``[E]`` before the step."""
-    eps = step_noise(keys, step, x.shape[1], [th.shape[1] for th in thetas], x.dtype)
-    ce, grads = meanfield_grads(thetas, x, y, eps)
+    """Step ``step`` (0-d int64, 0-based) on the examples ``idx [E, B]`` of ``x [P, N_0]``, ``y [P]``:
+    the networks' noise of that step (:func:`.batches.step_noise`, keys ``[E, 2]``), one noisy
+    mean-field pass (:func:`.meanfield.meanfield_grads`) and an Adam step (t = step + 1) of every
+    trainable layer, in place; returns the per-network CE ``[E]`` before the step."""
+    eps = step_noise(keys, step, idx.shape[1], [th.shape[1] for th in thetas], x.dtype)
+    ce, grads = meanfield_grads(thetas, x[idx], y[idx], eps)
     t = (step + 1).to(x.dtype)
     for th, g, m, v, train in zip(thetas, grads, ms, vs, trainable):
         if train:
@@ -56,4 +60,4 @@ def train_step_(
 @cache
 def compiled_train_step() -> Callable[..., Tensor]:
     """``torch.compile`` of :func:`train_step_` (static shapes: one compile per E and batch size)."""
-    return torch.compile(train_step_, dynamic=False)
+    return torch.compile(train_step_, dynamic=False, options=_OPTIONS)

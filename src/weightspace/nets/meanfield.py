@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..streams import SAMPLE, uniforms
@@ -70,7 +69,7 @@ def meanfield_grads(
     thetas: Sequence[Tensor], x: Tensor, y: Tensor, eps: Sequence[Tensor]
 ) -> tuple[Tensor, list[Tensor]]:
     """Per-network mean cross-entropy ``[E]`` of one noisy pass (inputs ``x [E, B, N_0]``, labels
-    ``y [E, B]``, noise ``eps[l] [E, B, N_l]``) and its gradient d CE_e / d theta_e, computed by hand
+    ``y [E, B]``, noise ``eps[l] [E, N_l, B]``, feature-major) and its gradient d CE_e / d theta_e, computed by hand
     (paper Eqs. A3-A5); equals autograd of :func:`meanfield_logits` + softmax cross-entropy.
 
     With dz = dCE/dz and dv2 = dz eps / (2 sqrt v2) per layer:
@@ -86,14 +85,15 @@ def meanfield_grads(
         s = 1.0 - mu * mu
         a2 = a * a
         sd = torch.sqrt(torch.bmm(s, a2) + _VAR_FLOOR)
-        e = eps[l].transpose(1, 2)
+        e = eps[l]
         z = torch.bmm(mu, a) + sd * e
         cache.append((a, a2, mu, s, sd, z, e))
         if l < last:
             a = lrelu(z) * (1.0 / math.sqrt(th.shape[-1]))
     p = torch.softmax(z, 1)
     ce = -torch.log(p.gather(1, y.unsqueeze(1)).squeeze(1)).mean(1)
-    dz = (p - F.one_hot(y, p.shape[1]).to(p.dtype).transpose(1, 2)) * (1.0 / y.shape[1])
+    onehot = y.unsqueeze(1) == torch.arange(p.shape[1], device=y.device)[:, None]  # [E, C, B]
+    dz = (p - onehot.to(p.dtype)) * (1.0 / y.shape[1])
     grads: list[Tensor] = list(thetas)
     for l in range(last, -1, -1):
         a, a2, mu, s, sd, z, e = cache[l]

@@ -162,7 +162,7 @@ class MeanFieldNet(L.LightningModule):
         x, y = batch  # [E, B, N_0], [E, B]
         eps = step_noise(self.keys, self._step, x.shape[1], self.widths[1:], self.thetas[0].dtype)
         self._step += 1
-        logits = self(x, eps)
+        logits = self(x, [e.transpose(1, 2) for e in eps])
         ce = per_network_loss(logits, y, self.hparams.loss)
         self._ce_sum = self._ce_sum.to(ce.device) + ce.detach()
         self._ce_count += 1
@@ -227,8 +227,10 @@ class MeanFieldNet(L.LightningModule):
             trainable = tuple(p.requires_grad for p in self.thetas)
             t0 = time.perf_counter()
             ce_sum = torch.zeros(self.n_networks, device=self.device)
-            for xb, yb in batches:
-                ce_sum += step_fn(thetas, ms, vs, step, xb, yb, self.keys, hp.lr, hp.weight_decay, trainable)
+            for k, idx in enumerate(batches.indices()):
+                # after an epoch's first step every call has the same shapes: skip Dynamo's guards
+                with torch.compiler.set_stance(skip_guard_eval_unsafe=compile and k > 0):
+                    ce_sum += step_fn(thetas, ms, vs, step, x, y, idx, self.keys, hp.lr, hp.weight_decay, trainable)
                 step += 1
             self.epoch_seconds.append(time.perf_counter() - t0)
             self.history.append({"train_loss": (ce_sum / len(batches)).cpu()})
