@@ -101,3 +101,20 @@ def fit_trace(results: dict[str, dict], path: Path) -> Path:
     if b.lines:
         b.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def sparsity_path_figure(paths: list, path: Path, paper: float = 0.735) -> Path:
+    """Pseudolikelihood sparsity vs lambda (all configurations) and vs M (at the fit's lambda), one
+    line per penalty (plain / standardised as l1_logreg -s); the paper's 73.5% (lambda 0.05, M 1e5)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for p in paths:
+        label = "standardised (-s)" if p.standardize else "plain"
+        a.plot(p.lams, p.by_lam, "o-", label=label)
+        b.plot(p.sizes, p.by_m, "o-", label=f"{label}, $\\lambda$ = {p.lam:g}")
+    for ax in (a, b):
+        ax.axhline(paper, color="k", ls=":", lw=0.8, label="paper (M = 1e5)")
+        ax.set_ylabel("zero couplings")
+        ax.legend(fontsize=7)
+    a.set(xlabel=r"$\lambda$ (fraction of $\lambda_{max}$)", xscale="log", title="lambda path")
+    b.set(xlabel="configurations M", xscale="log", title="sparsity vs M")
+    return save_figure(fig, path)
