@@ -184,3 +184,15 @@ def test_concurrent_runs_over_the_same_seeds_are_refused(make_cfg, tmp_path):
     for f in held:
         f.close()
     assert run(_collect_cfg(make_cfg, store_dir, "collect.target=2", "scenario.threshold=0"))["kept"] == 2
+
+
+@pytest.mark.slow  # torch.compile of the step: ~30-60 s
+def test_compiled_step_trains_like_the_eager_step(tiny):
+    x, y, *_ = tiny
+    eager, compiled = MeanFieldNet(WIDTHS, [4, 5]), MeanFieldNet(WIDTHS, [4, 5])
+    eager.fit_manual(x, y, 20, 2)
+    compiled.fit_manual(x, y, 20, 2, compile=True)  # guards skipped after each epoch's first step
+    for te, tc in zip(eager.thetas, compiled.thetas, strict=True):
+        assert torch.allclose(te, tc, atol=1e-4)
+    for he, hc in zip(eager.history, compiled.history, strict=True):
+        assert torch.allclose(he["train_loss"], hc["train_loss"], rtol=1e-5)

@@ -405,9 +405,9 @@ def test_stream_version_recorded_other_versions_refused_for_appending_but_readab
     msg = str(err.value)
     assert "\n" not in msg and str(path) in msg and "random-stream version 1" in msg and f"version {VERSION}" in msg
     assert "collect.store=" in msg and "stays readable" in msg
-    open_store(tmp_path / "s3", **IDENT, stream_version=3)  # e.g. written by a later version
-    with pytest.raises(StoreError, match="random-stream version 3"):
-        open_store(tmp_path / "s3", **IDENT)
+    open_store(tmp_path / "later", **IDENT, stream_version=VERSION + 1)  # e.g. written by a later version
+    with pytest.raises(StoreError, match=f"random-stream version {VERSION + 1}"):
+        open_store(tmp_path / "later", **IDENT)
 
 
 def test_writer_rejects_bad_input(tmp_path):

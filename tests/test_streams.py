@@ -7,16 +7,26 @@ import numpy as np
 import pytest
 import torch
 
+from weightspace import streams
 from weightspace.nets.batches import EnsembleBatches, epoch_orders, step_noise
 from weightspace.streams import NOISE, ORDER, SAMPLE, normals, permutation, philox4x32, seed_keys, uniforms, words
 
 M32 = np.uint64(0xFFFFFFFF)
 
-# Random123 tests/kat_vectors, the three "philox4x32 10" lines: counter (4), key (2), expected (4)
+# Random123 tests/kat_vectors, the "philox4x32 7" and "philox4x32 10" lines: counter (4), key (2), expected (4)
 KAT = [
-    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    (7, (0, 0, 0, 0), (0, 0), (0x5F6FB709, 0x0D893F64, 0x4F121F81, 0x4F730A48)),
+    (7, (0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x5207DDC2, 0x45165E59, 0x4D8EE751, 0x8C52F662)),
     (
+        7,
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0x4DFCCABA, 0x190A87F0, 0xC47362BA, 0xB6B5242A),
+    ),
+    (10, (0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    (10, (0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    (
+        10,
         (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
         (0xA4093822, 0x299F31D0),
         (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
@@ -24,12 +34,12 @@ KAT = [
 ]
 
 
-def np_philox(ctr: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Reference Philox-4x32-10 on uint64 arrays: ``ctr [..., 4]``, ``key [..., 2]`` -> ``[..., 4]``;
-    key schedule written as 'bump before rounds 2..10' (Random123's order)."""
+def np_philox(ctr: np.ndarray, key: np.ndarray, rounds: int = streams.PHILOX_ROUNDS) -> np.ndarray:
+    """Reference Philox-4x32-R on uint64 arrays: ``ctr [..., 4]``, ``key [..., 2]`` -> ``[..., 4]``;
+    key schedule written as 'bump before rounds 2..R' (Random123's order)."""
     c = [ctr[..., i].astype(np.uint64) for i in range(4)]
     k = [key[..., i].astype(np.uint64) for i in range(2)]
-    for r in range(10):
+    for r in range(rounds):
         if r > 0:
             k = [(k[0] + np.uint64(0x9E3779B9)) & M32, (k[1] + np.uint64(0xBB67AE85)) & M32]
         prod0 = np.uint64(0xD2511F53) * c[0]  # < 2^64: exact in uint64
@@ -88,11 +98,13 @@ def np_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.parametrize("ctr,key,want", KAT)
-def test_philox_known_answers(ctr, key, want):
+@pytest.mark.parametrize("rounds,ctr,key,want", KAT)
+def test_philox_known_answers(rounds, ctr, key, want):
     t = [torch.tensor(v, dtype=torch.int64) for v in (*ctr, *key)]
-    assert [int(v) for v in philox4x32(t[:4], t[4:])] == list(want)
-    assert np_philox(np.array(ctr, np.uint64), np.array(key, np.uint64)).tolist() == list(want)
+    assert [int(v) for v in philox4x32(t[:4], t[4:], rounds)] == list(want)
+    assert np_philox(np.array(ctr, np.uint64), np.array(key, np.uint64), rounds).tolist() == list(want)
+    if rounds == streams.PHILOX_ROUNDS:  # the streams' own cipher
+        assert [int(v) for v in philox4x32(t[:4], t[4:])] == list(want)
 
 
 def test_words_uniforms_normals_match_numpy_reference():

@@ -1,4 +1,4 @@
-"""Random streams of E networks trained at once: init, data order, noise, samples (stream version 2).
+"""Random streams of E networks trained at once: init, data order, noise, samples (stream version 3).
 
 Every random number network e consumes comes from :mod:`weightspace.streams` keyed by its own trial
 seed (``keys[e] = seed_keys(seed_e)``), so a network trains identically alone or at any position of
@@ -23,7 +23,6 @@ import torch
 from torch import Tensor
 
 from ..streams import NOISE, normals, permutation, seed_keys, walk
-
 
 WALK_PASSES = 2  # fused cycle-walking passes of the compiled data order (P = 60 000: ~6e-4 of the walks left)
 

@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..streams import SAMPLE, uniforms
@@ -93,7 +92,8 @@ def meanfield_grads(
             a = lrelu(z) * (1.0 / math.sqrt(th.shape[-1]))
     p = torch.softmax(z, 1)
     ce = -torch.log(p.gather(1, y.unsqueeze(1)).squeeze(1)).mean(1)
-    dz = (p - F.one_hot(y, p.shape[1]).to(p.dtype).transpose(1, 2)) * (1.0 / y.shape[1])
+    onehot = y.unsqueeze(1) == torch.arange(p.shape[1], device=y.device)[:, None]  # [E, C, B]
+    dz = (p - onehot.to(p.dtype)) * (1.0 / y.shape[1])
     grads: list[Tensor] = list(thetas)
     for l in range(last, -1, -1):
         a, a2, mu, s, sd, z, e = cache[l]
