@@ -265,13 +265,15 @@ class BatchedDoubleDescent:
     @torch.no_grad()
     def evaluate(self, kind: str, data: dict[str, tuple[Tensor, Tensor]]) -> dict[str, np.ndarray]:
         """``<split>_loss``, ``<split>_error`` per net: real nets as they are, binary nets averaged
-        over ``eval_samples`` draws of w ~ sigmoid(theta) (the binary network the paper tests)."""
+        over ``eval_samples`` draws of w ~ sigmoid(theta) (the binary network the paper tests),
+        drawn from a generator of their own (evaluating never changes the training noise)."""
         draws = 1 if kind == "real" else self.p.eval_samples
+        g = torch.Generator(self.device).manual_seed(self.p.seed + 7919 * self.epoch)  # not the training noise
         row: dict[str, np.ndarray] = {}
         for split, (x, y) in data.items():
             loss = err = 0.0
             for _ in range(draws):
-                w = self.params[kind] if kind == "real" else sample_binary(self.params[kind], self.generator)
+                w = self.params[kind] if kind == "real" else sample_binary(self.params[kind], g)
                 l_, e_ = loss_and_error(padded_logits(w, self.masks, self.scales, x), y, self.p.loss)
                 loss, err = loss + l_ / draws, err + e_ / draws
             row[f"{split}_loss"], row[f"{split}_error"] = loss.cpu().numpy(), err.cpu().numpy()
@@ -286,8 +288,9 @@ class BatchedDoubleDescent:
         checkpoint_every_s: float = 300.0,
     ) -> None:
         """Train every kind up to ``min(until, epochs[kind])`` epochs, full batch on
-        ``data["train"]``; evaluate at the snapshot epochs, call ``on_snapshot(self)`` after each
-        one and write ``checkpoint`` every ``checkpoint_every_s`` seconds and at the end."""
+        ``data["train"]``; evaluate at the snapshot epochs and at the last epoch reached, call
+        ``on_snapshot(self)`` after each snapshot and write ``checkpoint`` every
+        ``checkpoint_every_s`` seconds and at the end."""
         x, y = data["train"]
         self.n_train = len(x)
         grid = {kind: set(snapshot_epochs(self.p.epochs[kind])) for kind in KINDS}
@@ -310,6 +313,10 @@ class BatchedDoubleDescent:
             if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every_s:
                 self.save(checkpoint)
                 last_save = time.perf_counter()
+        for kind in KINDS:  # a run stopped between snapshot epochs ends on a snapshot too
+            done = min(self.epoch, self.p.epochs[kind])
+            if done > 0 and (not self.history[kind] or int(self.history[kind][-1]["epoch"]) < done):
+                self.history[kind].append({"epoch": np.array(done), **self.evaluate(kind, data)})
         if checkpoint is not None:
             self.save(checkpoint)
 

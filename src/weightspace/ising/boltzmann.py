@@ -120,10 +120,12 @@ class Start:
     fresh: BPResult | None = None
 
 
-def _reached(fresh: BPResult, m_target: Any, agree_tol: float) -> bool:
-    """BP from scratch converged to the fixed point whose beliefs are m_target."""
+def _reached(fresh: BPResult, m_target: Any, agree_tol: float, max_iter: int | None = None) -> bool:
+    """BP from scratch converged to the fixed point whose beliefs are m_target (with ``max_iter``:
+    within half of it, so that other random starts converge too near the edge of stability)."""
     xp = array_module(m_target)
-    return bool(fresh.converged.all()) and float(xp.abs(fresh.m[0] - m_target).max()) <= agree_tol
+    fast = max_iter is None or int(np.max(fresh.iterations)) <= max_iter // 2
+    return bool(fresh.converged.all()) and fast and float(xp.abs(fresh.m[0] - m_target).max()) <= agree_tol
 
 
 def stable_pair_start(
@@ -138,7 +140,7 @@ def stable_pair_start(
     """Independent-pair inversion of the data (module docstring): unclipped if BP from scratch
     reaches its fixed point, else the modes of K clipped at the largest ρ ∈ [0, λ_max(K)]
     (bisection on the radius, N_BISECT steps) below max_radius. BP from fresh N(0, 0.01²) messages
-    must reach the chosen fixed point (max_i |m_i − m^d_i| ≤ agree_tol, within max_iter updates:
+    must reach the chosen fixed point (max_i |m_i − m^d_i| ≤ agree_tol, within max_iter / 2 updates:
     near radius 1 it converges ever more slowly); if it does not, ρ is lowered (× LOWER, up to
     N_LOWER times); J = 0, h = atanh m as the last resort."""
     sp = correlation_spectrum(m_d, C_d)
@@ -151,7 +153,7 @@ def stable_pair_start(
     rho = float("inf")
     inv, radius = level(rho)
     fresh = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
-    if _reached(fresh, m_d, agree_tol):  # the data's own fixed point: exact
+    if _reached(fresh, m_d, agree_tol, max_iter):  # the data's own fixed point: exact
         return Start(inv.J, inv.h, rho=rho, radius=radius, fresh=fresh)
     lo, hi, best = 0.0, float(sp.values.max()), None
     for _ in range(N_BISECT):
@@ -165,7 +167,7 @@ def stable_pair_start(
     inv, radius = best if best is not None else level(lo)
     for _ in range(N_LOWER):
         fresh = _fresh_bp(inv.J, inv.h, seed, damping, max_iter)
-        if _reached(fresh, m_d, agree_tol):
+        if _reached(fresh, m_d, agree_tol, max_iter):
             return Start(inv.J, inv.h, rho=rho, radius=radius, fresh=fresh)
         log.info("stable_pair start: rho=%.3g (radius %.3f) not reached by BP from scratch", rho, radius)
         rho = LOWER * min(rho, float(sp.values.max()))
@@ -329,7 +331,7 @@ def boltzmann_learn(
                 fresh_seed += 1
                 d_fresh = fit_delta(m_d, C_d, fresh.m[0], fresh.C[0])
                 checks.append((step, d_fresh))
-                ok = _reached(fresh, m_m, agree_tol)
+                ok = _reached(fresh, m_m, agree_tol, bp_max_iter)
                 if ok and d_fresh < best.delta_bp:
                     best = _Best(J, h, fresh, d_fresh, radius)
                     n_stall = 0

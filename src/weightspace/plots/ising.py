@@ -79,18 +79,27 @@ def three_spin_figure(cmp: Any, path: Path) -> Path:
 
 
 def fit_trace(results: dict[str, dict], path: Path) -> Path:
-    """Learning trace per part: Δ of the moments learning used (warm BP, then MC for method=mc) and the
-    best fresh-start delta_bp so far (BP learning's checks), against the step."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    """Learning trace per part: (left) Δ of the moments learning used (warm BP, then MC for
+    method=mc) and the best fresh-start delta_bp so far, against the step; (right) that best
+    delta_bp relative to the start's (parts whose start is not already exact)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     for k, (name, r) in enumerate(results.items()):
-        steps = np.arange(1, len(r["trace"]) + 1)
-        ax.plot(steps, r["trace"], color=f"C{k}", lw=0.8, alpha=0.5, label=f"{name}: Δ of learning's moments")
+        a.plot(np.arange(1, len(r["trace"]) + 1), r["trace"], color=f"C{k}", lw=0.8, alpha=0.5,
+               label=f"{name}: Δ of learning's moments")
         if "trace_bp" in r:
-            bp_steps = np.arange(1, len(r["trace_bp"]) + 1)
-            ax.plot(bp_steps, r["trace_bp"], color=f"C{k}", lw=1.8, label=f"{name}: best delta_bp")
-    ax.axhline(0.01, color="k", ls=":", lw=0.8)
-    ax.set(xlabel="learning step", ylabel=r"$\Delta$", yscale="log", title="Boltzmann learning (Eq. 5)")
-    ax.legend(fontsize=7)
+            bp = np.asarray(r["trace_bp"])
+            steps = np.arange(1, len(bp) + 1)
+            a.plot(steps, bp, color=f"C{k}", lw=1.8, label=f"{name}: best delta_bp")
+            start = r.get("delta_bp_start", bp[0])
+            if start > 1e-4:
+                b.plot(np.r_[0, steps], np.r_[1.0, bp / start], color=f"C{k}", lw=1.8,
+                       label=f"{name} (start {start:.4f})")
+    a.axhline(0.01, color="k", ls=":", lw=0.8)
+    a.set(xlabel="learning step", ylabel=r"$\Delta$", yscale="log", title="Boltzmann learning (Eq. 5)")
+    a.legend(fontsize=7)
+    b.set(xlabel="learning step", ylabel="best delta_bp / start", title="progress on the start")
+    if b.lines:
+        b.legend(fontsize=7)
     return save_figure(fig, path)
 
 
