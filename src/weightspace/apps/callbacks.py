@@ -1,4 +1,4 @@
-"""Hydra callbacks: the sweep dir of a multirun resolvable, and aggregate a multirun when its last job has finished (one-command experiments).
+"""Hydra callbacks: a resolvable sweep dir, and aggregating a multirun after its last job.
 
 In an experiment config::
 
