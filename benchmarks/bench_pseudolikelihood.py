@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=675)
     ap.add_argument("--m", type=int, default=100_000)
     ap.add_argument("--lam", type=float, default=0.05)
+    ap.add_argument("--standardize", action="store_true", help="penalty weighted as l1_logreg -s")
     ap.add_argument("--tol", type=float, default=1e-3)
     ap.add_argument("--max-iter", type=int, default=100)
     ap.add_argument("--degree", type=float, default=8.0)
@@ -68,7 +69,7 @@ def main() -> None:
         if args.save_configs is not None:
             np.save(args.save_configs, X.astype(np.int8))
             np.savez(args.save_configs.with_suffix(".model.npz"), J=J0, h=h0)
-    res = fit_pseudolikelihood(xp.asarray(X), lam=args.lam, tol=args.tol,
+    res = fit_pseudolikelihood(xp.asarray(X), lam=args.lam, tol=args.tol, standardize=args.standardize,
                                max_iter=args.max_iter, progress=True)
     print(f"pseudolikelihood N={X.shape[1]} M={X.shape[0]} lam={args.lam}: "
           f"{res.seconds:.1f} s, {res.n_iter} iterations, converged={res.converged} "

@@ -113,13 +113,15 @@ def test_every_experiment_names_its_app():
 
 
 def test_group_sweep_runs_both_jobs(tmp_path):
+    """As the README runs it: no paths.outputs or hydra.sweep.dir given, so the sweep dir resolves
+    ``${hydra:runtime.cwd}`` before any job (it failed with "HydraConfig was not set")."""
     proc = subprocess.run(
-        [sys.executable, "train.py", "-m", "scenario=over_para,shallow", "debug=fast_dev_run", "logger=none",
-         f"paths.outputs={tmp_path}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [sys.executable, str(ROOT / "train.py"), "-m", "scenario=over_para,shallow", "debug=fast_dev_run",
+         "logger=none"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    sweeps = list((tmp_path / "train" / "multirun").iterdir())
+    sweeps = list((tmp_path / "outputs" / "train" / "multirun").iterdir())
     assert len(sweeps) == 1  # both jobs in one sweep dir, whatever scenario each has
     widths = {job: OmegaConf.load(sweeps[0] / job / ".hydra" / "config.yaml").arch.widths for job in ("0", "1")}
     assert widths == {"0": [20, 15, 15, 10], "1": [20, 10]}

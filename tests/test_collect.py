@@ -196,3 +196,19 @@ def test_compiled_step_trains_like_the_eager_step(tiny):
         assert torch.allclose(te, tc, atol=1e-4)
     for he, hc in zip(eager.history, compiled.history, strict=True):
         assert torch.allclose(he["train_loss"], hc["train_loss"], rtol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_ensemble_trains_like_cpu(tiny):
+    # same streams on both devices: a trial trained on CUDA is the CPU trial up to float rounding
+    x, y, xt, yt = tiny
+    cpu, gpu = MeanFieldNet(WIDTHS, [4, 5]), MeanFieldNet(WIDTHS, [4, 5]).to("cuda")
+    cpu.fit_manual(x, y, 20, 2)
+    gpu.fit_manual(x.cuda(), y.cuda(), 20, 2)
+    for tc, tg in zip(cpu.thetas, gpu.thetas, strict=True):
+        assert torch.allclose(tc, tg.cpu(), atol=1e-3)
+    cpu.set_eval_data(xt, yt)
+    gpu.set_eval_data(xt, yt)
+    agree = (cpu.evaluate()["configs"] == gpu.evaluate()["configs"].cpu()).float().mean().item()
+    assert agree > 0.999  # a sample differs only where u_i is within rounding of sigmoid(theta_i)

@@ -1,4 +1,4 @@
-"""Hydra callback: aggregate a multirun when its last job has finished (one-command experiments).
+"""Hydra callbacks: a resolvable sweep dir, and aggregating a multirun after its last job.
 
 In an experiment config::
 
@@ -20,6 +20,20 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+
+class SweepRuntime(Callback):
+    """Make ``${hydra:...}`` resolvable while the launcher resolves ``hydra.sweep.dir``.
+
+    Hydra 1.3 sets ``HydraConfig`` per job only, but the launcher resolves the sweep dir before
+    the first job; ours goes through ``paths.outputs`` -> ``${hydra:runtime.cwd}``, so without this
+    every ``-m`` command without an explicit ``hydra.sweep.dir`` failed with "HydraConfig was not set".
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        HydraConfig.instance().set_config(config)
 
 
 class AggregateSweep(Callback):

@@ -354,6 +354,9 @@ def sparsity_path(
     sizes = [int(k) for k in sizes if int(k) < M] + [M]
     by_m = []
     for k in sizes:
+        if k == M and lam in lams:  # the lambda path's fit on all configurations
+            by_m.append(by_lam[list(lams).index(lam)])
+            continue
         sub = configs if k == M else configs[xp.asarray(np.sort(rng.choice(M, size=k, replace=False)))]
         by_m.append(fit_pseudolikelihood(sub, lam=lam, standardize=standardize, **fit_kw).sparsity)
     return SparsityPath(list(map(float, lams)), by_lam, sizes, by_m, float(lam), standardize)

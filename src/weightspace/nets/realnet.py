@@ -4,7 +4,7 @@ Same architecture as the binary nets (docs/design.md §3.1): no biases, hidden l
 a = LReLU(W a_prev)/sqrt(N_{l-1}), the last pre-activation is the output
 (:func:`.forward.fixed_forward`), but W is real and trained directly (no reparametrization
 noise). E independent networks train at once, each with its own trial seed:
-W ~ N(0, init_std^2) from a generator seeded by the seed (init_std = 1 matches the scale of
+W ~ N(0, init_std^2) from the stream of its seed (:mod:`.batches`; init_std = 1 matches the scale of
 ±1 weights) and its own data order (:class:`.batches.EnsembleBatches`).
 Losses: :mod:`.losses` (softmax cross-entropy or multi-class hinge).
 """
