@@ -186,6 +186,7 @@ def test_stable_start_is_exact_when_the_data_fixed_point_is_stable():
     e = exact_moments(J, h)
     res = boltzmann_learn(e.m[0], e.C[0])
     assert res.rho == float("inf") and res.steps == 1  # unclipped, reached from scratch: done
+    assert res.stopped == "tol"
     assert res.converged and res.delta_bp < 1e-5 and res.radius < 1.0
     # ... and BP's exact fixed point is the independent-pair inversion of the data
     inv = independent_pair(e.m[0], e.C[0])
@@ -216,6 +217,7 @@ def test_learning_improves_on_a_start_at_the_edge_of_stability():
     res = boltzmann_learn(m, C, optimizer="sgd", lr_J=0.002, lr_h=0.002, check_every=5, max_steps=30)
     assert 0 < res.rho < correlation_spectrum(m, C).values.max()
     assert res.steps > 1 and res.delta_bp < res.delta_bp_start and len(res.checks) > 1
+    assert res.stopped in ("max_steps", "backtracks") and (res.stopped == "max_steps") == (res.steps == 30)
     assert res.radius < 1.0 and not res.fresh_disagrees
     for seed in (101, 202):
         fresh = bp(res.J, res.h, seed=seed)  # the definition: default damping, N(0, 0.01²) start

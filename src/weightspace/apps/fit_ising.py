@@ -110,7 +110,8 @@ def fit_part(cfg: DictConfig, src: DataSource, part: str, sl: slice, xp: Any) ->
         res = learn_bethe(cfg, m, C)
         J, h = res.J, res.h
         out |= {"trace": np.asarray(res.delta), "trace_bp": delta_bp_curve(res), "converged": res.converged,
-                "steps": res.steps, "fresh_disagrees": res.fresh_disagrees, "n_backtracks": res.n_backtracks,
+                "steps": res.steps, "stopped": res.stopped, "fresh_disagrees": res.fresh_disagrees,
+                "n_backtracks": res.n_backtracks,
                 "rho": res.rho, "delta_bp_start": res.delta_bp_start}
         if method == "mc":
             J0, h0 = (J, h) if cfg.mc.init_from_bethe else (xp.zeros_like(J), xp.zeros_like(h))

@@ -21,8 +21,9 @@ therefore checks every ``check_every`` steps the spectral radius of the BP Jacob
 fixed point (ising.stability; must stay below ``max_radius``) and, when the warm Δ beats the best
 model so far, BP from fresh N(0, 0.01²) messages (it must reach the tracked fixed point). It keeps
 the best model by fresh-start Δ (delta_bp) and, when a check fails, backtracks there with halved
-steps (an improvement raises them again; ``max_backtracks`` failures in a row end learning). No
-estimate of what is reachable stops learning.
+steps (an improvement raises them again; ``max_backtracks`` failures in a row end learning: a
+budget, i.e. a heuristic, not a proof that no better model exists; ``stopped`` says which rule
+ended learning). No estimate of what is reachable stops learning.
 
 Default start ('stable_pair'): BP beliefs fix (J, h) uniquely (independent-pair inversion,
 ising.inverse), so the start is the independent-pair inversion of the data's correlations, unclipped
@@ -85,7 +86,8 @@ class BoltzmannResult:
     fixed point (nan if not computed); fresh_disagrees: that fresh start reached a different fixed
     point (max |Δm| > agree_tol) than the warm one; converged: delta_bp < tol with BP moments
     (with another moments_fn: its own last Δ < tol); n_backtracks: times learning returned to the
-    best model; n_moment_failures: steps whose moments_fn reported non-convergence;
+    best model; n_moment_failures: steps whose moments_fn reported non-convergence; stopped: what
+    ended learning ('tol', 'max_steps' or 'backtracks', the last a heuristic budget);
     delta_window[k] = Δ of the model moments averaged over the k-th window (``window`` learning)."""
 
     J: Any
@@ -104,6 +106,7 @@ class BoltzmannResult:
     delta_bp_start: float = float("nan")
     radius: float = float("nan")
     checks: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    stopped: str = "max_steps"
     delta_window: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
@@ -304,6 +307,7 @@ def boltzmann_learn(
     win = _Window(m_d, C_d) if window else None
     n_back = n_stall = n_fail = 0  # backtracks in all, since the last improvement; moment failures
     fresh_seed = seed + 1
+    stopped = "max_steps"
     for step in range(1, max_steps + 1):
         m_m, C_m, state = moments_fn(J, h, state)
         bp_ok = not isinstance(state, BPResult) or bool(state.converged.all())
@@ -316,11 +320,14 @@ def boltzmann_learn(
                 d_win = win.close()
                 log.info("boltzmann step %d  window-averaged Δ=%.4g", step, d_win)
                 if d_win < tol:
+                    stopped = "tol"
                     break
         elif not checked:
             if delta < tol:
+                stopped = "tol"
                 break
         elif best.delta_bp < tol:
+            stopped = "tol"
             break
         elif delta < tol or step % check_every == 0 or delta > 2.0 * best.delta_bp or not bp_ok:
             left = delta > 2.0 * best.delta_bp or not bp_ok  # the warm BP left the tracked fixed point
@@ -340,6 +347,9 @@ def boltzmann_learn(
                         opt_J.lr, opt_h.lr = rates
             if not ok:
                 if n_stall >= max_backtracks:
+                    stopped = "backtracks"
+                    log.info("boltzmann step %d: %d failed checks in a row, learning stops (a step budget, not "
+                             "a bound); best delta_bp=%.4g", step, n_stall, best.delta_bp)
                     break
                 n_back += 1
                 n_stall += 1
@@ -381,7 +391,7 @@ def boltzmann_learn(
         J=J, h=h, shrink=start.shrink, rho=start.rho, delta=np.asarray(trace), delta_bp=delta_bp,
         fresh_disagrees=disagrees, converged=converged, steps=len(trace), n_backtracks=n_back,
         n_moment_failures=n_fail, init=init, seconds=time.perf_counter() - t0, delta_bp_start=d_start,
-        radius=radius, checks=np.asarray(checks, dtype=float),
+        radius=radius, checks=np.asarray(checks, dtype=float), stopped=stopped,
     )
     if win is not None:
         res.delta_window = np.asarray(win.deltas)
