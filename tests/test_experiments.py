@@ -347,6 +347,62 @@ def _resume_check(dd, tmp_path):
             assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_merged_double_descent_runs_equal_their_parts(tmp_path):
+    """scripts/double_descent_merge.py on a narrow run (h = 1, 2; both kinds) and a wide one
+    (h = 4; real only) gives, per kind, every net's own numbers at the epochs both reached (the
+    binary row from the narrow run alone), and on one run the model's own summary."""
+    import csv as csv_
+
+    from weightspace.experiments import double_descent as dd
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import double_descent_merge
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(30, 4, generator=g), torch.randint(0, 3, (30,), generator=g)
+    data = {"train": (x, y), "test": (x[:10], y[:10])}
+    narrow = dd.BatchedDoubleDescent(dd.Protocol(hidden=[1, 2], runs=2, epochs={"real": 10, "binary": 6}, lr=0.5), 4, 3)
+    wide = dd.BatchedDoubleDescent(dd.Protocol(hidden=[4], runs=3, epochs={"real": 10, "binary": 0}, lr=0.5), 4, 3)
+    for model, name in ((narrow, "narrow"), (wide, "wide")):
+        model.train(data, 10)
+        rows = dd.history_rows(model)
+        (tmp_path / name).mkdir()
+        with (tmp_path / name / "double_descent_history.csv").open("w", newline="") as f:
+            w = csv_.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    assert not wide.history["binary"]
+    runs = [str(tmp_path / "narrow"), str(tmp_path / "wide")]
+    assert double_descent_merge.main([*runs, "--out", str(tmp_path / "m")]) == 0
+    with (tmp_path / "narrow" / "double_descent_history.csv").open() as f:
+        narrow_rows = list(csv_.DictReader(f))
+    with (tmp_path / "wide" / "double_descent_history.csv").open() as f:
+        wide_rows = list(csv_.DictReader(f))
+    hidden, alpha, history = dd.history_from_tables([narrow_rows, wide_rows])
+    assert hidden["real"].tolist() == [1, 1, 2, 2, 4, 4, 4] and hidden["binary"].tolist() == [1, 1, 2, 2]
+    np.testing.assert_allclose(alpha["real"], np.concatenate([narrow.alpha, wide.alpha]))
+    assert [int(s["epoch"]) for s in history["real"]] == dd.snapshot_epochs(10)
+    assert [int(s["epoch"]) for s in history["binary"]] == dd.snapshot_epochs(6)
+    for got, a, b in zip(history["real"], narrow.history["real"], wide.history["real"]):
+        np.testing.assert_allclose(got["test_loss"], np.concatenate([a["test_loss"], b["test_loss"]]), rtol=1e-6)
+    for got, a in zip(history["binary"], narrow.history["binary"]):
+        np.testing.assert_allclose(got["train_error"], a["train_error"], rtol=1e-6)
+    final = list(csv_.DictReader((tmp_path / "m" / "double_descent_final.csv").open()))
+    wide4 = [r for r in final if r["kind"] == "real" and r["hidden"] == "4"][0]
+    assert wide4["runs"] == "3"
+    want_loss = float(wide.history["real"][-1]["test_loss"].mean())
+    assert float(wide4["test_loss_mean"]) == pytest.approx(want_loss, rel=1e-6)
+    assert (tmp_path / "m" / "double_descent_epochs.png").is_file()
+    merged = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert merged["binary/min_train_error"] == pytest.approx(dd.summary(narrow)["binary/min_train_error"], rel=1e-6)
+    _, one_alpha, one_history = dd.history_from_tables([narrow_rows])
+    one = dd.summarize(one_history, one_alpha)
+    want = {k: v for k, v in dd.summary(narrow).items() if "seconds" not in k}
+    assert one.keys() == want.keys()
+    for k in want:
+        assert one[k] == pytest.approx(want[k], rel=1e-6, nan_ok=True)
+
+
 @pytest.mark.slow
 def test_double_descent_task_resumes_bit_for_bit(tmp_path):
     """experiment=double_descent_quick stopped at epoch 12 (a snapshot there) and resumed to the

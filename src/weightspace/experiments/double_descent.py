@@ -366,11 +366,14 @@ def curves_at(history: list[dict[str, np.ndarray]], alpha: np.ndarray, epoch: in
 
 
 def plot_epochs(
-    history: dict[str, list[dict[str, np.ndarray]]], alpha: np.ndarray, path: str | Path, title: str = ""
+    history: dict[str, list[dict[str, np.ndarray]]],
+    alpha: np.ndarray | dict[str, np.ndarray],
+    path: str | Path,
+    title: str = "",
 ) -> Path:
     """How the curves evolve with training: rows = kinds, columns = train error, test loss
     (cross-entropy), test error vs alpha, one line per decade of epochs (10, 100, ...) and
-    the last snapshot; mean +- std over runs."""
+    the last snapshot; mean +- std over runs. ``alpha``: per net, or per kind ``{kind: alpha}``."""
     kinds = [k for k in KINDS if history.get(k)]
     fig, axes = plt.subplots(len(kinds), 3, figsize=(13, 3.6 * len(kinds)), squeeze=False, sharex=True)
     for row, kind in zip(axes, kinds):
@@ -378,7 +381,7 @@ def plot_epochs(
         shown = sorted({e for e in done if math.log10(e).is_integer() and e >= 10} | {done[-1]})
         cmap = plt.get_cmap("viridis")
         for k, e in enumerate(shown):
-            c = curves_at(history[kind], alpha, e)
+            c = curves_at(history[kind], alpha[kind] if isinstance(alpha, dict) else alpha, e)
             for ax, key in zip(row, ("train_error", "test_loss", "test_error")):
                 d = c[key]
                 ax.errorbar(
@@ -415,16 +418,48 @@ def history_rows(model: BatchedDoubleDescent) -> list[dict[str, float]]:
     return rows
 
 
-def summary(model: BatchedDoubleDescent, tol: float = 1e-3) -> dict[str, float]:
+def history_from_tables(
+    tables: Sequence[Sequence[dict[str, str]]],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[dict[str, np.ndarray]]]]:
+    """Inverse of :func:`history_rows` over the ``double_descent_history.csv`` rows of one or
+    more runs (e.g. h = 1..30 and a wider range run separately): per kind, every net of every
+    table that holds that kind side by side, at the snapshot epochs all those tables reached.
+    Returns ``(hidden, alpha, history)``, the first two per kind and per net."""
+    hidden: dict[str, np.ndarray] = {}
+    alpha: dict[str, np.ndarray] = {}
+    history: dict[str, list[dict[str, np.ndarray]]] = {}
+    for kind in KINDS:
+        parts = [[r for r in rows if r["kind"] == kind] for rows in tables]
+        parts = [rows for rows in parts if rows]
+        if not parts:
+            continue
+        epochs = sorted(set.intersection(*({int(r["epoch"]) for r in rows} for rows in parts)))
+        per_epoch = [[[r for r in rows if int(r["epoch"]) == e] for rows in parts] for e in epochs]
+        first = [r for table in per_epoch[0] for r in table]
+        hidden[kind] = np.array([int(r["hidden"]) for r in first])
+        alpha[kind] = np.array([float(r["alpha"]) for r in first])
+        keys = [k for k in first[0] if k not in ("kind", "epoch", "hidden", "run", "alpha")]
+        history[kind] = []
+        for e, tabs in zip(epochs, per_epoch):
+            rows = [r for table in tabs for r in table]
+            if [int(r["hidden"]) for r in rows] != hidden[kind].tolist():
+                raise ValueError(f"double-descent history: the nets at epoch {e} differ from epoch {epochs[0]}'s")
+            history[kind].append({"epoch": np.array(e)} | {k: np.array([float(r[k]) for r in rows]) for k in keys})
+    return hidden, alpha, history
+
+
+def summarize(
+    history: dict[str, list[dict[str, np.ndarray]]], alpha: np.ndarray | dict[str, np.ndarray], tol: float = 1e-3
+) -> dict[str, float]:
     """Per kind at its last snapshot: epoch, interpolation alpha (mean train error <= ``tol``),
-    alpha and prominence of the test-loss and test-error peaks, minimum test loss, and the
-    measured seconds per epoch."""
+    alpha and prominence of the test-loss and test-error peaks, minimum train error, test loss
+    and test error (means over runs)."""
     out: dict[str, float] = {}
-    for kind, snaps in model.history.items():
+    for kind, snaps in history.items():
         if not snaps:
             continue
         epoch = int(snaps[-1]["epoch"])
-        c = curves_at(snaps, model.alpha, epoch)
+        c = curves_at(snaps, alpha[kind] if isinstance(alpha, dict) else alpha, epoch)
         out[f"{kind}/epoch"] = float(epoch)
         out[f"{kind}/interpolation_alpha"] = interpolation_alpha(c["train_error"]["x"], c["train_error"]["y"], tol)
         for key in ("test_loss", "test_error"):
@@ -433,5 +468,13 @@ def summary(model: BatchedDoubleDescent, tol: float = 1e-3) -> dict[str, float]:
         out[f"{kind}/min_train_error"] = float(c["train_error"]["y"].min())
         out[f"{kind}/min_test_loss"] = float(c["test_loss"]["y"].min())
         out[f"{kind}/min_test_error"] = float(c["test_error"]["y"].min())
-        out[f"{kind}/seconds_per_epoch"] = model.seconds[kind] / max(min(model.epoch, model.p.epochs[kind]), 1)
+    return out
+
+
+def summary(model: BatchedDoubleDescent, tol: float = 1e-3) -> dict[str, float]:
+    """:func:`summarize` of the model's history, plus the measured seconds per epoch per kind."""
+    out = summarize(model.history, model.alpha, tol)
+    for kind, snaps in model.history.items():
+        if snaps:
+            out[f"{kind}/seconds_per_epoch"] = model.seconds[kind] / max(min(model.epoch, model.p.epochs[kind]), 1)
     return out
