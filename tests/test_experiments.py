@@ -312,6 +312,35 @@ def test_standard_parametrization_is_gd_on_rescaled_weights():
     assert dd.snapshot_epochs(1000, 1) == [1, 10, 100, 1000]
 
 
+def test_double_descent_adam_is_torch_adam():
+    """optimizer binary=adam: three epochs of the batched model equal torch.optim.Adam (coupled L2)
+    on the same mean-field gradients with the same noise, padding stays exactly zero; and Adam with
+    the standard parametrization (whose lr factors are GD's) is refused."""
+    from weightspace.experiments import double_descent as dd
+
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g)
+    decay = {"real": 0.0, "binary": 0.01}
+    p = dd.Protocol(hidden=[1, 3], runs=1, epochs={"real": 0, "binary": 3}, lr=0.05, weight_decay=decay)
+    model = dd.BatchedDoubleDescent(p, 4, 3)
+    ref = dd.BatchedDoubleDescent(p, 4, 3)
+    params = [w.detach().clone().requires_grad_(True) for w in ref.params["binary"]]
+    opt = torch.optim.Adam(params, lr=0.05, weight_decay=0.01)
+    model.train({"train": (x, y), "test": (x, y)}, 3)
+    for _ in range(3):
+        logits = dd.padded_meanfield_logits(params, ref.masks, ref.scales, x, ref.generator)
+        opt.zero_grad()
+        dd.loss_and_error(logits, y, "ce")[0].sum().backward()
+        opt.step()
+    for a, b, m in zip(model.params["binary"], params, model.masks):
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
+        assert (a[m == 0] == 0).all()
+    assert not torch.equal(model.params["binary"][0], ref.params["binary"][0])  # it did move
+    with pytest.raises(ValueError, match="optimizer.real=adam needs parametrization.real=ntk"):
+        dd.BatchedDoubleDescent(dd.Protocol(hidden=[1], runs=1, epochs={"real": 1, "binary": 1},
+                                            optimizer={"real": "adam", "binary": "gd"}), 4, 3)
+
+
 def test_batched_double_descent_resumes_bit_for_bit(tmp_path):
     """Stopped at epoch 7 (a snapshot there, checkpointed) and resumed to 12: the weights and the
     history at the grid epochs equal one straight run's."""

@@ -112,6 +112,8 @@ def double_descent(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float
         init_std={k: float(v) for k, v in c.init_std.items()},
         eval_samples=int(c.eval_samples),
         parametrization={k: str(v) for k, v in c.parametrization.items()},
+        optimizer={k: str(v) for k, v in c.optimizer.items()},
+        weight_decay={k: float(v) for k, v in c.weight_decay.items()},
         loss=str(cfg.loss),
         seed=int(cfg.seed),
     )

@@ -7,7 +7,8 @@ above the lowest test error on *both* sides (its prominence is the smaller of th
 The authors' protocol (Fig. 17 caption, App. F) runs as one batched model
 (:class:`BatchedDoubleDescent`): 20-h-h-10 nets, h = 1..30, P = 2 000, cross-entropy,
 full-batch gradient descent, lr 0.01 x 0.1 every 25 000 epochs, 10^6 epochs (real-valued
-weights) and 10^5 (binary weights, mean-field training); the test error they plot is the
+weights) and 10^5 (binary weights, mean-field training; Adam on the same schedule, since the paper
+does not give their optimizer and plain GD leaves them at chance); the test error they plot is the
 test cross-entropy.
 """
 
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from weightspace.nets.forward import LRELU_SLOPE
+from weightspace.nets.fused_step import adam_
 from weightspace.nets.losses import per_network_loss
 from weightspace.plots import save_figure
 
@@ -204,6 +206,11 @@ class Protocol:
     init_std: dict[str, float] = field(default_factory=lambda: {"real": 1.0, "binary": 0.1})
     eval_samples: int = 4  # binary draws per net per evaluation
     parametrization: dict[str, str] = field(default_factory=lambda: {"real": "standard", "binary": "ntk"})
+    # per kind: "gd" (plain full-batch gradient descent) or "adam" (torch.optim.Adam's update, coupled
+    # L2 weight_decay, as in the binary nets' own training, paper App. D), both on the lr schedule;
+    # binary nets under gd at lr 0.01 stay at chance for thousands of epochs (conf/experiment/double_descent.yaml)
+    optimizer: dict[str, str] = field(default_factory=lambda: {"real": "gd", "binary": "adam"})
+    weight_decay: dict[str, float] = field(default_factory=lambda: {"real": 0.0, "binary": 1e-5})
     loss: str = "ce"
     seed: int = 0
 
@@ -226,6 +233,18 @@ class BatchedDoubleDescent:
         self.lr_scale = {
             kind: [m if isinstance(m, float) else m.to(self.device) for m in lr_multipliers(self.hidden, inputs, par)]
             for kind, par in p.parametrization.items()
+        }
+        for kind, opt in p.optimizer.items():
+            if opt not in ("gd", "adam"):
+                raise ValueError(f"double_descent.optimizer.{kind}={opt!r}: choose gd or adam")
+            if opt == "adam" and p.parametrization[kind] != "ntk":
+                raise ValueError(
+                    f"double_descent.optimizer.{kind}=adam needs parametrization.{kind}=ntk "
+                    "(the standard parametrization's lr factors are those of plain gradient descent)"
+                )
+        self.moments = {  # Adam's first and second moments per kind (zeros; unused by gd)
+            kind: ([torch.zeros_like(w) for w in ws], [torch.zeros_like(w) for w in ws])
+            for kind, ws in self.params.items()
         }
         self.generator = torch.Generator(self.device).manual_seed(p.seed)
         self.n_train = 0
@@ -258,8 +277,13 @@ class BatchedDoubleDescent:
         grads = torch.autograd.grad(loss.sum(), self.params[kind])
         lr = learning_rate(self.epoch, self.p.lr, self.p.lr_decay, self.p.lr_every)
         with torch.no_grad():
-            for w, g, f in zip(self.params[kind], grads, self.lr_scale[kind]):
-                w -= (lr * f) * g
+            if self.p.optimizer[kind] == "adam":
+                t = torch.tensor(float(self.epoch))  # one step per epoch, 1-based
+                for w, g, m, v in zip(self.params[kind], grads, *self.moments[kind]):
+                    adam_(w, g, m, v, t, lr, self.p.weight_decay[kind])
+            else:
+                for w, g, f in zip(self.params[kind], grads, self.lr_scale[kind]):
+                    w -= (lr * f) * g
         return loss.detach()
 
     @torch.no_grad()
@@ -321,9 +345,10 @@ class BatchedDoubleDescent:
             self.save(checkpoint)
 
     def save(self, path: Path) -> None:
-        """Atomic checkpoint: weights, epoch, generator state, history, seconds."""
+        """Atomic checkpoint: weights, Adam moments, epoch, generator state, history, seconds."""
         state = {
             "params": {k: [w.detach() for w in v] for k, v in self.params.items()},
+            "moments": self.moments,
             "epoch": self.epoch,
             "generator": self.generator.get_state(),
             "history": self.history,
@@ -343,6 +368,7 @@ class BatchedDoubleDescent:
                 "from this config; use a fresh run dir or the same double_descent options"
             )
         self.params = {k: [w.clone().requires_grad_(True) for w in v] for k, v in state["params"].items()}
+        self.moments = state.get("moments", self.moments)  # checkpoints from before Adam had none (gd only)
         self.epoch, self.history, self.seconds = state["epoch"], state["history"], state["seconds"]
         self.generator.set_state(state["generator"].cpu())
 
