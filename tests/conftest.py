@@ -44,6 +44,17 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 
 
 @pytest.fixture
+def one_thread():
+    """torch on one thread for the test (tiny tensors: thread hand-offs dominate on a busy machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def hydra_logging():
     """In-process Hydra runs (``launch``, a script run with runpy) reconfigure the root logger, its
     handlers writing to the test's captured streams: restore it afterwards."""

@@ -312,7 +312,7 @@ def test_standard_parametrization_is_gd_on_rescaled_weights():
     assert dd.snapshot_epochs(1000, 1) == [1, 10, 100, 1000]
 
 
-def test_double_descent_adam_is_torch_adam():
+def test_double_descent_adam_is_torch_adam(one_thread):
     """optimizer binary=adam: three epochs of the batched model equal torch.optim.Adam (coupled L2)
     on the same mean-field gradients with the same noise, padding stays exactly zero; and Adam with
     the standard parametrization (whose lr factors are GD's) is refused."""
@@ -341,20 +341,11 @@ def test_double_descent_adam_is_torch_adam():
                                             optimizer={"real": "adam", "binary": "gd"}), 4, 3)
 
 
-def test_batched_double_descent_resumes_bit_for_bit(tmp_path):
+def test_batched_double_descent_resumes_bit_for_bit(tmp_path, one_thread):
     """Stopped at epoch 7 (a snapshot there, checkpointed) and resumed to 12: the weights and the
-    history at the grid epochs equal one straight run's."""
+    history at the grid epochs equal one straight run's (binary nets with Adam: its moments too)."""
     from weightspace.experiments import double_descent as dd
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: thread hand-offs dominate on a busy machine
-    try:
-        _resume_check(dd, tmp_path)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _resume_check(dd, tmp_path):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(40, 5, generator=g), torch.randint(0, 3, (40,), generator=g)
     data = {"train": (x, y), "test": (x[:10], y[:10])}
@@ -376,7 +367,7 @@ def _resume_check(dd, tmp_path):
             assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_merged_double_descent_runs_equal_their_parts(tmp_path):
+def test_merged_double_descent_runs_equal_their_parts(tmp_path, one_thread):
     """scripts/double_descent_merge.py on a narrow run (h = 1, 2; both kinds) and a wide one
     (h = 4; real only) gives, per kind, every net's own numbers at the epochs both reached (the
     binary row from the narrow run alone), and on one run the model's own summary."""
