@@ -399,15 +399,18 @@ def plot_epochs(
 ) -> Path:
     """How the curves evolve with training: rows = kinds, columns = train error, test loss
     (cross-entropy), test error vs alpha, one line per decade of epochs (10, 100, ...) and
-    the last snapshot; mean +- std over runs. ``alpha``: per net, or per kind ``{kind: alpha}``."""
+    the last snapshot; mean +- std over runs. A fourth column zooms on the last snapshot's test
+    loss, with its interpolation point (dashed) and most prominent peak (triangle).
+    ``alpha``: per net, or per kind ``{kind: alpha}``."""
     kinds = [k for k in KINDS if history.get(k)]
-    fig, axes = plt.subplots(len(kinds), 3, figsize=(13, 3.6 * len(kinds)), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(kinds), 4, figsize=(17, 3.6 * len(kinds)), squeeze=False, sharex=True)
     for row, kind in zip(axes, kinds):
+        a = alpha[kind] if isinstance(alpha, dict) else alpha
         done = [int(r["epoch"]) for r in history[kind]]
         shown = sorted({e for e in done if math.log10(e).is_integer() and e >= 10} | {done[-1]})
         cmap = plt.get_cmap("viridis")
         for k, e in enumerate(shown):
-            c = curves_at(history[kind], alpha[kind] if isinstance(alpha, dict) else alpha, e)
+            c = curves_at(history[kind], a, e)
             for ax, key in zip(row, ("train_error", "test_loss", "test_error")):
                 d = c[key]
                 ax.errorbar(
@@ -421,8 +424,23 @@ def plot_epochs(
                     capsize=1,
                     label=f"epoch {e:,}",
                 )
-        for ax, key in zip(row, ("training error", "test loss", "test error")):
-            ax.set(xlabel=r"$\alpha = N/P$", ylabel=key, title=f"{MODEL_NAMES_KIND[kind]}: {key}")
+        last = curves_at(history[kind], a, done[-1])
+        d = last["test_loss"]
+        row[3].errorbar(d["x"], d["y"], yerr=d["std"], color=cmap(1.0), marker="o", ms=3, lw=1, capsize=2)
+        a_star = interpolation_alpha(last["train_error"]["x"], last["train_error"]["y"])
+        if np.isfinite(a_star):
+            row[3].axvline(a_star, color="k", ls="--", lw=0.8, label=f"interpolation alpha = {a_star:.2f}")
+        peak, prominence = find_error_peak(d["x"], d["y"])
+        if prominence > 0:
+            row[3].plot([peak], [d["y"][d["x"] == peak][0]], "v", color="C3", ms=8,
+                        label=f"peak alpha = {peak:.2f} (prominence {prominence:.3f})")
+        tail = d["y"][d["x"] >= 0.1 * d["x"].max()]  # zoom past the steep small-alpha start
+        if tail.size:
+            lo, hi = float(d["y"].min()), float(tail.max())
+            row[3].set_ylim(lo - 0.5 * (hi - lo) - 1e-3, hi + 1.5 * (hi - lo) + 1e-3)
+        row[3].legend(fontsize=7)
+        for ax, key in zip(row, ("training error", "test loss", "test error", f"test loss, epoch {done[-1]:,}")):
+            ax.set(xlabel=r"$\alpha = N/P$", ylabel=key.split(",")[0], title=f"{MODEL_NAMES_KIND[kind]}: {key}")
             ax.grid(alpha=0.3)
         row[0].legend(fontsize=7)
     if title:
