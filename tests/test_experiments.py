@@ -312,10 +312,10 @@ def test_standard_parametrization_is_gd_on_rescaled_weights():
     assert dd.snapshot_epochs(1000, 1) == [1, 10, 100, 1000]
 
 
-def test_double_descent_adam_is_torch_adam(one_thread):
+def test_double_descent_adam_is_torch_adam(tmp_path, one_thread):
     """optimizer binary=adam: three epochs of the batched model equal torch.optim.Adam (coupled L2)
-    on the same mean-field gradients with the same noise, padding stays exactly zero; and Adam with
-    the standard parametrization (whose lr factors are GD's) is refused."""
+    on the same mean-field gradients with the same noise, padding stays exactly zero; its checkpoint
+    does not resume under gd; and Adam with the standard parametrization (GD's lr factors) is refused."""
     from weightspace.experiments import double_descent as dd
 
     g = torch.Generator().manual_seed(3)
@@ -336,6 +336,11 @@ def test_double_descent_adam_is_torch_adam(one_thread):
         torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6)
         assert (a[m == 0] == 0).all()
     assert not torch.equal(model.params["binary"][0], ref.params["binary"][0])  # it did move
+    model.save(tmp_path / "adam.pt")
+    gd = dd.BatchedDoubleDescent(dd.Protocol(hidden=[1, 3], runs=1, epochs={"real": 0, "binary": 3},
+                                             optimizer={"real": "gd", "binary": "gd"}), 4, 3)
+    with pytest.raises(ValueError, match="checkpoint trained with optimizer"):  # no silent switch on resume
+        gd.load(tmp_path / "adam.pt")
     with pytest.raises(ValueError, match="optimizer.real=adam needs parametrization.real=ntk"):
         dd.BatchedDoubleDescent(dd.Protocol(hidden=[1], runs=1, epochs={"real": 1, "binary": 1},
                                             optimizer={"real": "adam", "binary": "gd"}), 4, 3)

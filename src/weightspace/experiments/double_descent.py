@@ -349,6 +349,7 @@ class BatchedDoubleDescent:
         state = {
             "params": {k: [w.detach() for w in v] for k, v in self.params.items()},
             "moments": self.moments,
+            "optimizer": dict(self.p.optimizer),
             "epoch": self.epoch,
             "generator": self.generator.get_state(),
             "history": self.history,
@@ -367,8 +368,14 @@ class BatchedDoubleDescent:
                 f"{path}: checkpoint of hidden widths {sorted(set(state['hidden']))} x runs differs "
                 "from this config; use a fresh run dir or the same double_descent options"
             )
+        saved = state.get("optimizer", {kind: "gd" for kind in KINDS})  # checkpoints from before Adam: gd only
+        if saved != dict(self.p.optimizer):
+            raise ValueError(
+                f"{path}: checkpoint trained with optimizer {saved}, this config has {dict(self.p.optimizer)}; "
+                "resume with the same double_descent.optimizer or use a fresh run dir"
+            )
         self.params = {k: [w.clone().requires_grad_(True) for w in v] for k, v in state["params"].items()}
-        self.moments = state.get("moments", self.moments)  # checkpoints from before Adam had none (gd only)
+        self.moments = state.get("moments", self.moments)
         self.epoch, self.history, self.seconds = state["epoch"], state["history"], state["seconds"]
         self.generator.set_state(state["generator"].cpu())
 
