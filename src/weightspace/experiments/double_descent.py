@@ -398,6 +398,11 @@ def curves_at(history: list[dict[str, np.ndarray]], alpha: np.ndarray, epoch: in
     return out
 
 
+def _alpha_of(alpha: np.ndarray | dict[str, np.ndarray], kind: str) -> np.ndarray:
+    """alpha per net of ``kind``: ``alpha`` itself, or its entry when given per kind."""
+    return alpha[kind] if isinstance(alpha, dict) else alpha
+
+
 def plot_epochs(
     history: dict[str, list[dict[str, np.ndarray]]],
     alpha: np.ndarray | dict[str, np.ndarray],
@@ -412,7 +417,7 @@ def plot_epochs(
     kinds = [k for k in KINDS if history.get(k)]
     fig, axes = plt.subplots(len(kinds), 4, figsize=(17, 3.6 * len(kinds)), squeeze=False, sharex=True)
     for row, kind in zip(axes, kinds):
-        a = alpha[kind] if isinstance(alpha, dict) else alpha
+        a = _alpha_of(alpha, kind)
         done = [int(r["epoch"]) for r in history[kind]]
         shown = sorted({e for e in done if math.log10(e).is_integer() and e >= 10} | {done[-1]})
         cmap = plt.get_cmap("viridis")
@@ -445,7 +450,8 @@ def plot_epochs(
         if tail.size:
             lo, hi = float(d["y"].min()), float(tail.max())
             row[3].set_ylim(lo - 0.5 * (hi - lo) - 1e-3, hi + 1.5 * (hi - lo) + 1e-3)
-        row[3].legend(fontsize=7)
+        if row[3].get_legend_handles_labels()[0]:  # nothing to label without interpolation or peak
+            row[3].legend(fontsize=7)
         for ax, key in zip(row, ("training error", "test loss", "test error", f"test loss, epoch {done[-1]:,}")):
             ax.set(xlabel=r"$\alpha = N/P$", ylabel=key.split(",")[0], title=f"{MODEL_NAMES_KIND[kind]}: {key}")
             ax.grid(alpha=0.3)
@@ -510,7 +516,7 @@ def summarize(
         if not snaps:
             continue
         epoch = int(snaps[-1]["epoch"])
-        c = curves_at(snaps, alpha[kind] if isinstance(alpha, dict) else alpha, epoch)
+        c = curves_at(snaps, _alpha_of(alpha, kind), epoch)
         out[f"{kind}/epoch"] = float(epoch)
         out[f"{kind}/interpolation_alpha"] = interpolation_alpha(c["train_error"]["x"], c["train_error"]["y"], tol)
         for key in ("test_loss", "test_error"):
