@@ -17,7 +17,8 @@ references, MC errors alongside; d_jump_max: the largest step of d between neigh
 the paper's entropy gap shows as a jump) in ``<out>/faithful.csv`` / ``faithful.md`` and a figure
 ``<out>/faithful_<scenario>_<part>.png`` (d(x) of every route, both branches; s(d) of the BP routes
 with the heat-capacity points). s(x=0) does not depend on the reference (no tilt), so its error bar
-comes from ``--halves``: the same fits on each half of the store, s(x=0) by BP on each.
+comes from ``--halves``: the same fits on each half of the store, s(x=0) by BP on each (and, for ``mc``,
+by thermodynamic integration on each).
 
     PYTHONPATH=src .venv/bin/python scripts/faithful_models.py outputs/ensembles/under_para_deep_20_15_15_10 \
         --scenario under_para --parts lb itr rb --out outputs/faithful/under_para
@@ -57,9 +58,10 @@ def app(script: str, run_dir: Path, overrides: list[str], done: Path) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def run_halves(args: argparse.Namespace, part: str, base: Path) -> None:
+def run_halves(args: argparse.Namespace, part: str, base: Path, common: list[str]) -> None:
     """Fits of each method of ``--halves`` on the moments of the store's two halves (rows [0, M/2) and
-    [M/2, M) of the first ``--max-configs``): their spread is the sampling error of s(x=0)."""
+    [M/2, M) of the first ``--max-configs``): their spread is the sampling error of s(x=0). With ``mc``
+    among them, also route (c)'s thermodynamic-integration entropy at x = 0 on each half's ``mc`` fit."""
     configs, widths = load_configs(args.store, limit=args.max_configs)
     sl = part_slice(widths, part)
     half = configs.shape[0] // 2
@@ -73,6 +75,12 @@ def run_halves(args: argparse.Namespace, part: str, base: Path) -> None:
             run_dir = base / f"half{k}_fit_{method}"
             app("fit_ising.py", run_dir, [f"seed={args.seed}", f"moments={path}", "part=full", f"method={method}",
                                           *extra[method], "verify.mc=false"], run_dir / "model_full.npz")
+        if "mc" in args.halves:
+            run_dir = base / f"half{k}_heat_capacity"
+            app("landscape.py", run_dir,
+                [*common, "analysis=heat_capacity", f"model={base / f'half{k}_fit_mc' / 'model_full.npz'}",
+                 f"references.path={base / 'references_hc.npy'}", "analysis.heat_capacity.x_values=[0.0]",
+                 *args.heat_capacity], run_dir / "heat_capacity.csv")
 
 
 def run_part(args: argparse.Namespace, part: str) -> None:
@@ -105,7 +113,7 @@ def run_part(args: argparse.Namespace, part: str) -> None:
          f"analysis.heat_capacity.x_values={hc_x}", *args.heat_capacity],
         base / "c_heat_capacity" / "heat_capacity.csv")
     if args.halves:
-        run_halves(args, part, base)
+        run_halves(args, part, base, common)
 
 
 def bp_entropy(path: Path) -> tuple[float, bool]:
@@ -236,13 +244,18 @@ def compile_part(args: argparse.Namespace, part: str) -> list[dict[str, Any]]:
     ax_s.plot(dd, s_upper_bound(dd) / LN2, "k:", lw=1, label="upper bound")
     ax_d.set(xlabel="x", ylabel="d (solid: down, dashed: up)", title=f"{args.scenario} {part}: d(x)")
     ax_s.set(xlabel="d", ylabel="s / ln 2 (down branch)", title=f"{args.scenario} {part}: s(d)", xlim=(0, 1))
-    ax_d.legend(fontsize=7)
-    ax_s.legend(fontsize=7)
+    for ax in (ax_d, ax_s):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     save_figure(fig, Path(args.out) / f"faithful_{args.scenario}_{part}.png", dpi=90)
+    hc_halves = [hc_route(q, "full")[0] for q in (base / f"half{k}_heat_capacity" / "heat_capacity.csv"
+                                                  for k in (0, 1)) if q.exists()]
     for h in hc:
+        split = (f"; halves {hc_halves[0]['s'][0]:.3f}, {hc_halves[1]['s'][0]:.3f}"
+                 if h["x"] == 0.0 and len(hc_halves) == 2 else "")
         rows.append({"part": part, "route": f"(c) TI entropy at x = {h['x']:g}", "M": fits.get("mc", {}).get(
-            "n_configs", np.nan), "refs": h["refs"], "s0_ln2": pm(h["s"]) + f" (MC err {h['s_err_max']:.3f})",
-                     "d0": pm(h["d"]), "s_bp_same_x": pm(h["s_bp"]), "bp_converged": h["bp_converged"]})
+            "n_configs", np.nan), "refs": h["refs"], "s0_ln2": pm(h["s"]) + f" (MC err {h['s_err_max']:.3f})"
+                     + split, "d0": pm(h["d"]), "s_bp_same_x": pm(h["s_bp"]), "bp_converged": h["bp_converged"]})
     return rows
 
 
