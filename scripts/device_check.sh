@@ -96,7 +96,7 @@ export PYTHONPATH=$ROOT/src${SITE:+:$SITE}
   "$PY" -c "import weightspace.apps.fit_ising, weightspace.apps.landscape, weightspace.apps.train; print('apps import')"
 } > "$OUT/env.log" 2>&1
 
-declare -A STEP_LIMITS=([gpu_tests]=210 [collect]=150 [fit]=90 [landscape]=90)
+declare -A STEP_LIMITS=([gpu_tests]=210 [collect]=150 [fit]=90 [landscape]=90 [double_descent]=90)
 STEPS=()
 step() {  # step NAME CMD...: run with its limit, log to $OUT/NAME.log, record rc and seconds
   local name=$1; shift
@@ -111,6 +111,9 @@ step gpu_tests "$PY" -m pytest -m gpu tests/test_gpu.py -q -rs -p no:cacheprovid
 step collect "$PY" benchmarks/bench_collect.py --device cuda ${BENCH_COLLECT_ARGS:---steps 100}
 step fit "$PY" benchmarks/bench_fit.py --n 675 --samples 200000 --skip-baseline --backend cupy
 step landscape "$PY" benchmarks/bench_landscape.py --refs 60 --baseline-refs 1 --backend cupy --workers 1
+# Fig. 17 protocol (5 runs x h = 1..30, both kinds) for 3 000 epochs: s/epoch -> time of the full 10^6 / 10^5
+step double_descent "$PY" train.py experiment=double_descent double_descent.until=3000 logger=none \
+  hydra.run.dir="$OUT/double_descent"
 
 printf '%s\n' "${STEPS[@]}" | OUT=$OUT "$PY" - <<'PYEOF'
 """Summary: per step rc / seconds / log tail, and the headline numbers parsed from the logs."""
@@ -137,6 +140,12 @@ fit = re.search(r"ours\s+([\d.]+) s\s+steps\s+(\d+)\s+delta_bp ([\d.]+)", log("f
 summary["fit_full_675"] = {"seconds": float(fit[1]), "steps": int(fit[2]), "delta_bp": float(fit[3])} if fit else None
 land = re.search(r"TOTAL: batched ([\d.]+) s, baseline ([\d.]+) s", log("landscape"))
 summary["fig5_landscape"] = {"seconds": float(land[1]), "cpu_baseline_seconds_scaled": float(land[2])} if land else None
+dd = out / "double_descent" / "metrics.json"
+dd = json.loads(dd.read_text()) if dd.exists() else {}
+summary["double_descent"] = {k: dd.get(f"{k}/seconds_per_epoch") for k in ("real", "binary")}
+if all(summary["double_descent"].values()):
+    summary["double_descent"]["full_protocol_minutes"] = (
+        1e6 * summary["double_descent"]["real"] + 1e5 * summary["double_descent"]["binary"]) / 60
 summary["targets"] = {
     "collect_trials_per_s>=300": (summary["collect"] or {}).get("trials_per_s", 0) >= 300,
     "fit_full<=5s": bool(fit) and float(fit[1]) <= 5,
@@ -145,5 +154,5 @@ summary["targets"] = {
                           and counts.get("passed", 0) > 0,
 }
 (out / "device_check.json").write_text(json.dumps(summary, indent=1))
-print(json.dumps({k: summary[k] for k in ("gpu_tests", "fit_full_675", "fig5_landscape", "targets")}))
+print(json.dumps({k: summary[k] for k in ("gpu_tests", "fit_full_675", "fig5_landscape", "double_descent", "targets")}))
 PYEOF
