@@ -199,3 +199,23 @@ def test_newest_fit_is_found_in_single_and_multirun_dirs(tmp_path: Path) -> None
     assert latest_model(root, "over_para", "full").parent.name == "2026-01-01_00-00-00"
     with pytest.raises(ValueError, match="no model_full.npz of scenario under_para"):
         latest_model(root, "under_para", "full")
+
+
+def test_permutation_refit_learns_as_fit_ising(tmp_path: Path) -> None:
+    """Fig. 10's refits use fit_ising's method=bethe: the same settings by default, and at r_ps = 0
+    the same model as fit_ising's learner on the same moments."""
+    from weightspace.apps.fit_ising import learn_bethe
+
+    fit_cfg = compose_cfg("fit_ising", ["logger=none"], tmp_path)
+    land = compose_cfg("landscape", ["analysis=[permutation]", "logger=none"], tmp_path)
+    fit = OmegaConf.to_container(land.analysis.permutation.fit, resolve=True)
+    assert fit.pop("seed") == land.seed
+    assert fit == OmegaConf.to_container(fit_cfg.bethe, resolve=True)
+    rng = np.random.default_rng(0)
+    s = np.sign(rng.normal(size=(300, 12)) + 0.4 * rng.normal(size=(300, 1)))
+    m, C = s.mean(0), s.T @ s / len(s)
+    J, h, info = permutation.refit(m, C, land.analysis.permutation.fit)
+    ref = learn_bethe(OmegaConf.merge(fit_cfg, {"seed": land.seed}), m, C)
+    np.testing.assert_array_equal(J, np.asarray(ref.J))
+    np.testing.assert_array_equal(h, np.asarray(ref.h))
+    assert info["delta"] == pytest.approx(float(ref.delta_bp))

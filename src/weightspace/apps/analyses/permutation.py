@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from weightspace.apps.fit_ising import learn_bethe
 from weightspace.apps.tracking import log_figure
 from weightspace.data import load_dataset
-from weightspace.ising.boltzmann import boltzmann_learn
 from weightspace.ising.moments import spin_moments
 from weightspace.landscape import plots
 from weightspace.landscape.entropy import Landscape, entropy_landscape, save_landscape, x_grid
@@ -29,11 +29,12 @@ log = logging.getLogger(__name__)
 def refit(
     m: np.ndarray, C: np.ndarray, fit: DictConfig
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The Ising refit of mixed-ensemble moments: Boltzmann learning with BP moments (the lead's fit
-    code; swap in the fit_ising pipeline's entry point here if it changes)."""
-    res = boltzmann_learn(
-        m, C, tol=float(fit.tol), max_steps=int(fit.max_steps), seed=int(fit.seed)
-    )
+    """The Ising refit of mixed-ensemble moments: Boltzmann learning with BP moments (paper Eq. 5) by
+    fit_ising's ``method=bethe`` (:func:`learn_bethe`), with ``fit`` in place of its ``bethe`` settings
+    (the same defaults, so r_ps = 0 refits as the pipeline fits)."""
+    settings = OmegaConf.to_container(fit, resolve=True)
+    seed = int(settings.pop("seed"))
+    res = learn_bethe(OmegaConf.create({"bethe": settings, "seed": seed}), m, C)
     return (
         np.asarray(res.J),
         np.asarray(res.h),
