@@ -76,10 +76,12 @@ def run_halves(args: argparse.Namespace, part: str, base: Path, common: list[str
             app("fit_ising.py", run_dir, [f"seed={args.seed}", f"moments={path}", "part=full", f"method={method}",
                                           *extra[method], "verify.mc=false"], run_dir / "model_full.npz")
         if "mc" in args.halves:
+            refs = base / "references_hc_part.npy"  # the halves' fits cover the part's spins only
+            np.save(refs, np.load(base / "references_hc.npy")[:, sl])
             run_dir = base / f"half{k}_heat_capacity"
             app("landscape.py", run_dir,
                 [*common, "analysis=heat_capacity", f"model={base / f'half{k}_fit_mc' / 'model_full.npz'}",
-                 f"references.path={base / 'references_hc.npy'}", "analysis.heat_capacity.x_values=[0.0]",
+                 f"references.path={refs}", "analysis.heat_capacity.x_values=[0.0]",
                  *args.heat_capacity], run_dir / "heat_capacity.csv")
 
 

@@ -54,3 +54,26 @@ def test_table_carries_the_ti_entropy_of_each_half(tmp_path):
     rows = {r["route"]: r for r in faithful_models.compile_part(args, "itr")}
     assert rows["(c) TI entropy at x = 0"]["s0_ln2"] == "0.900 (MC err 0.000); halves 0.880, 0.870"
     assert "halves" not in rows["(c) TI entropy at x = -1"]["s0_ln2"]
+
+
+def test_halves_read_references_of_the_part_only(tmp_path, monkeypatch):
+    """A half's fit covers one part's spins, so its TI run gets the references cut to that part
+    (the whole-net references made landscape.py refuse the deep parts)."""
+    widths = [4, 3, 3, 2]  # parts: lb 12 spins, itr 9, rb 6
+    rng = np.random.default_rng(0)
+    configs = rng.choice(np.array([-1, 1], dtype=np.int8), size=(40, 27))
+    monkeypatch.setattr(faithful_models, "load_configs", lambda store, limit=None: (configs[:limit], widths))
+    calls = []
+    monkeypatch.setattr(faithful_models, "app", lambda script, run_dir, overrides, done: calls.append(overrides))
+    base = tmp_path / "itr"
+    base.mkdir()
+    refs = rng.choice([-1, 1], size=(2, 27))
+    np.save(base / "references_hc.npy", refs)
+    args = argparse.Namespace(store="s", max_configs=40, halves=["mc"], fit_bethe=[], fit_mc=[], seed=0,
+                              heat_capacity=[])
+    faithful_models.run_halves(args, "itr", base, ["scenario=under_para"])
+    ti = [o for o in calls if "analysis=heat_capacity" in o]
+    assert len(ti) == 2
+    path = next(o for o in ti[0] if o.startswith("references.path=")).split("=", 1)[1]
+    np.testing.assert_array_equal(np.load(path), refs[:, 12:21])
+    assert np.load(base / "half1_moments.npz")["m"].shape == (9,)
