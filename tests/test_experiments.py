@@ -372,6 +372,23 @@ def test_batched_double_descent_resumes_bit_for_bit(tmp_path, one_thread):
             assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_double_descent_progress_counts_from_the_resumed_epoch(tmp_path, one_thread, capsys):
+    """The progress bar (rate, ETA between the log-spaced snapshots) starts at the checkpoint's epoch."""
+    from weightspace.experiments import double_descent as dd
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(20, 5, generator=g), torch.randint(0, 3, (20,), generator=g)
+    p = dd.Protocol(hidden=[1], runs=1, epochs={"real": 9, "binary": 0}, lr=0.5)
+    first = dd.BatchedDoubleDescent(p, 5, 3)
+    first.train({"train": (x, y), "test": (x, y)}, 4, checkpoint=tmp_path / "c.pt")
+    assert "4/4" in capsys.readouterr().err  # the run stops at `until`
+    resumed = dd.BatchedDoubleDescent(p, 5, 3)
+    resumed.load(tmp_path / "c.pt")
+    resumed.train({"train": (x, y), "test": (x, y)}, 9)
+    err = capsys.readouterr().err
+    assert "double descent:  44%" in err and "4/9" in err and "9/9" in err and "epoch/s" in err
+
+
 def test_merged_double_descent_runs_equal_their_parts(tmp_path, one_thread):
     """scripts/double_descent_merge.py on a narrow run (h = 1, 2; both kinds) and a wide one
     (h = 4; real only) gives, per kind, every net's own numbers at the epochs both reached (the

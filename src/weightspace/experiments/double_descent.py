@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from weightspace.nets.forward import LRELU_SLOPE
 from weightspace.nets.fused_step import adam_
@@ -320,8 +321,11 @@ class BatchedDoubleDescent:
         grid = {kind: set(snapshot_epochs(self.p.epochs[kind])) for kind in KINDS}
         last_save = time.perf_counter()
         stop = min(until, max(self.p.epochs.values()))
+        # rate and ETA between the log-spaced snapshots (late ones are 10^4+ epochs apart)
+        bar = tqdm(total=stop, initial=self.epoch, desc="double descent", unit="epoch", mininterval=10.0)
         while self.epoch < stop:
             self.epoch += 1
+            bar.update(1)
             snap = False
             for kind in KINDS:
                 if self.epoch > self.p.epochs[kind]:
@@ -337,6 +341,7 @@ class BatchedDoubleDescent:
             if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every_s:
                 self.save(checkpoint)
                 last_save = time.perf_counter()
+        bar.close()
         for kind in KINDS:  # a run stopped between snapshot epochs ends on a snapshot too
             done = min(self.epoch, self.p.epochs[kind])
             if done > 0 and (not self.history[kind] or int(self.history[kind][-1]["epoch"]) < done):
