@@ -3,7 +3,7 @@ or real and binary nets run as separate processes): reads each run dir's
 ``double_descent_history.csv``, puts every net side by side per kind at the snapshot epochs all
 runs of that kind reached, and writes to ``--out``:
 
-- ``double_descent_epochs.png``: train error, test cross-entropy, test error vs alpha at every
+- ``double_descent_epochs.png``: train error, test loss (the run's cost), test error vs alpha at every
   decade of epochs and the last common snapshot (mean ± std over runs);
 - ``double_descent_final.csv``: per kind and h at that snapshot, mean and std over runs;
 - ``summary.json``: interpolation alpha, test-loss / test-error peaks and minima per kind.
@@ -21,17 +21,30 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from weightspace.experiments import double_descent as dd
 
 METRICS = ("train_loss", "train_error", "test_loss", "test_error")
 
 
+def title_of(run: Path) -> str:
+    """Figure title from a run's saved Hydra config (widths, data, labels, P, loss), e.g. the parity
+    variant's 20-h-h-2 / hinge; a generic one when the run dir has no ``.hydra/config.yaml``."""
+    path = run / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return "20-h-h-K double descent, full-batch GD"
+    cfg = OmegaConf.load(path)
+    w = list(cfg.arch.widths)
+    return (f"{w[0]}-h-h-{w[-1]}, {cfg.dataset.name}, {cfg.labels} labels, P = {cfg.scenario.n_train}, "
+            f"full-batch GD, loss {cfg.loss}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="run dirs of python train.py experiment=double_descent")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--title", default="20-h-h-10, MNIST-PCA20, P = 2 000, full-batch GD, cross-entropy")
+    ap.add_argument("--title", default=None, help="default: from the first run's .hydra/config.yaml")
     args = ap.parse_args(argv)
     tables = []
     for run in args.runs:
@@ -43,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     hidden, alpha, history = dd.history_from_tables(tables)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    dd.plot_epochs(history, alpha, out / "double_descent_epochs.png", args.title)
+    dd.plot_epochs(history, alpha, out / "double_descent_epochs.png", args.title or title_of(Path(args.runs[0])))
     rows = []
     for kind, snaps in history.items():
         last = snaps[-1]

@@ -445,6 +445,21 @@ def test_merged_double_descent_runs_equal_their_parts(tmp_path, one_thread):
         assert one[k] == pytest.approx(want[k], rel=1e-6, nan_ok=True)
 
 
+def test_merged_figure_is_titled_from_the_runs_config(make_cfg, tmp_path):
+    """The merge titles the figure from the first run's saved config: the parity variant is 20-h-h-2
+    with the hinge loss (a fixed 10-class cross-entropy title mislabelled it)."""
+    from omegaconf import OmegaConf
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import double_descent_merge
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    OmegaConf.save(make_cfg("train", ["experiment=parity_double_descent"]), run / ".hydra" / "config.yaml")
+    assert double_descent_merge.title_of(run) == (
+        "20-h-h-2, mnist_pca20, parity labels, P = 2000, full-batch GD, loss hinge")
+
+
 @pytest.mark.slow
 def test_double_descent_task_resumes_bit_for_bit(tmp_path):
     """experiment=double_descent_quick stopped at epoch 12 (a snapshot there) and resumed to the
