@@ -35,9 +35,7 @@ def title_of(run: Path) -> str:
     if not path.is_file():
         return "20-h-h-K double descent, full-batch GD"
     cfg = OmegaConf.load(path)
-    w = list(cfg.arch.widths)
-    return (f"{w[0]}-h-h-{w[-1]}, {cfg.dataset.name}, {cfg.labels} labels, P = {cfg.scenario.n_train}, "
-            f"full-batch GD, loss {cfg.loss}")
+    return dd.epochs_title(list(cfg.arch.widths), cfg.dataset.name, cfg.labels, cfg.scenario.n_train, cfg.loss)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,9 @@ def run_halves(args: argparse.Namespace, part: str, base: Path, common: list[str
     sl = part_slice(widths, part)
     half = configs.shape[0] // 2
     extra = {"bethe": args.fit_bethe, "mc": args.fit_mc}
+    refs = base / "references_hc_part.npy"  # the halves' fits cover the part's spins only
+    if "mc" in args.halves:
+        np.save(refs, np.load(base / "references_hc.npy")[:, sl])
     for k in (0, 1):
         path = base / f"half{k}_moments.npz"
         if not path.exists():
@@ -76,8 +79,6 @@ def run_halves(args: argparse.Namespace, part: str, base: Path, common: list[str
             app("fit_ising.py", run_dir, [f"seed={args.seed}", f"moments={path}", "part=full", f"method={method}",
                                           *extra[method], "verify.mc=false"], run_dir / "model_full.npz")
         if "mc" in args.halves:
-            refs = base / "references_hc_part.npy"  # the halves' fits cover the part's spins only
-            np.save(refs, np.load(base / "references_hc.npy")[:, sl])
             run_dir = base / f"half{k}_heat_capacity"
             app("landscape.py", run_dir,
                 [*common, "analysis=heat_capacity", f"model={base / f'half{k}_fit_mc' / 'model_full.npz'}",

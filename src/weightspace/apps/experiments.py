@@ -129,7 +129,7 @@ def double_descent(cfg: DictConfig, out: Path, loggers: list) -> dict[str, float
         split: (torch.from_numpy(x).to(model.device), torch.from_numpy(y).to(model.device))
         for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test))
     }
-    title = f"{widths[0]}-h-h-{widths[-1]}, {data.name}, P={len(data.x_train)}, loss {cfg.loss}, runs {cfg.runs}"
+    title = dd.epochs_title(widths, data.name, cfg.labels, len(data.x_train), cfg.loss) + f", runs {cfg.runs}"
 
     def on_snapshot(m: dd.BatchedDoubleDescent) -> None:
         tracking.log_table([], "double_descent", dd.history_rows(m), work / "double_descent_history.csv")

@@ -408,6 +408,11 @@ def _alpha_of(alpha: np.ndarray | dict[str, np.ndarray], kind: str) -> np.ndarra
     return alpha[kind] if isinstance(alpha, dict) else alpha
 
 
+def epochs_title(widths: Sequence[int], data: str, labels: str, n_train: int, loss: str) -> str:
+    """Title of the :func:`plot_epochs` figure: architecture, data, labels, P and cost."""
+    return f"{widths[0]}-h-h-{widths[-1]}, {data}, {labels} labels, P = {n_train}, full-batch GD, loss {loss}"
+
+
 def plot_epochs(
     history: dict[str, list[dict[str, np.ndarray]]],
     alpha: np.ndarray | dict[str, np.ndarray],
